@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const resnet20 = "../../testdata/models/resnet20_bn_amandashi95.onnx"
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestUsageAndExitCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr string
+		inStdout string
+	}{
+		{"no args", nil, 2, "Usage", ""},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command", ""},
+		{"help", []string{"help"}, 0, "", "compile"},
+		{"help compile", []string{"help", "compile"}, 0, "", "usage: pimc compile"},
+		{"help unknown", []string{"help", "nope"}, 2, "unknown command", ""},
+		{"version", []string{"version"}, 0, "", "pimc "},
+		{"bad flag", []string{"compile", "-nope", "x.onnx"}, 2, "flag provided but not defined", ""},
+		{"compile no model", []string{"compile"}, 2, "want exactly one", ""},
+		{"infer no -o", []string{"infer", "m.onnx"}, 2, "missing -o", ""},
+		{"missing file", []string{"compile", "-o", "/nonexistent/x", "does-not-exist.onnx"}, 1, "pimc: ", ""},
+		{"list passes", []string{"compile", "-list-passes"}, 0, "", "fold-constants"},
+		{"dot bad format", []string{"dot", "--format", "gif", "m.onnx"}, 2, "--format", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errs)
+			}
+			if !strings.Contains(errs, tc.inStderr) {
+				t.Errorf("stderr %q does not contain %q", errs, tc.inStderr)
+			}
+			if !strings.Contains(out, tc.inStdout) {
+				t.Errorf("stdout %q does not contain %q", out, tc.inStdout)
+			}
+		})
+	}
+}
+
+func TestBadModelFiles(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(resnet20)
+	if err != nil {
+		t.Skip("no testdata model:", err)
+	}
+	files := map[string][]byte{
+		"empty.onnx":     {},
+		"truncated.onnx": good[:len(good)/3],
+		"random.onnx":    bytes.Repeat([]byte{0xff, 0x13, 0x07, 0x99}, 1000),
+		"text.onnx":      []byte("this is not an ONNX model\n"),
+	}
+	for name, data := range files {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errs := runCLI("compile", "-o", filepath.Join(dir, "out"), p)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1; stderr %s", code, errs)
+			}
+			if !strings.HasPrefix(errs, "pimc: ") || !strings.Contains(errs, name) {
+				t.Errorf("stderr %q should start with 'pimc: ' and name the file", errs)
+			}
+		})
+	}
+}
+
+// TestCompileDeterministic compiles twice, with flags before and after the
+// model path, and requires byte-identical ir.txt and ir.dot.
+func TestCompileDeterministic(t *testing.T) {
+	if _, err := os.Stat(resnet20); err != nil {
+		t.Skip("no testdata model")
+	}
+	a, b := t.TempDir(), t.TempDir()
+	if code, _, errs := runCLI("compile", "-o", a, resnet20); code != 0 {
+		t.Fatalf("compile: %s", errs)
+	}
+	if code, _, errs := runCLI(resnet20, "-o", b); code != 0 {
+		t.Fatalf("pimc MODEL -o: %s", errs)
+	}
+	for _, f := range []string{"ir.txt", "ir.dot"} {
+		x, err1 := os.ReadFile(filepath.Join(a, f))
+		y, err2 := os.ReadFile(filepath.Join(b, f))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if !bytes.Equal(x, y) || len(x) == 0 {
+			t.Errorf("%s differs between two compiles (or is empty)", f)
+		}
+	}
+	txt, _ := os.ReadFile(filepath.Join(a, "ir.txt"))
+	for _, op := range []string{"BatchNormalization", "Shape(", "Gather(", "Identity("} {
+		if strings.Contains(string(txt), op) {
+			t.Errorf("canonical IR still contains %s", op)
+		}
+	}
+}
+
+func TestDumpAfter(t *testing.T) {
+	if _, err := os.Stat(resnet20); err != nil {
+		t.Skip("no testdata model")
+	}
+	dir := t.TempDir()
+	code, _, errs := runCLI("compile", "-o", filepath.Join(dir, "o"), "-dump-after", "fold-batchnorm", "-dump-dir", dir, resnet20)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	dumps, _ := filepath.Glob(filepath.Join(dir, "*__fold-batchnorm.txt"))
+	if len(dumps) != 1 {
+		t.Fatalf("want one dump file, got %v", dumps)
+	}
+	code, _, errs = runCLI("compile", "-o", filepath.Join(dir, "o"), "-dump-after", "no-such-pass", resnet20)
+	if code != 1 || !strings.Contains(errs, "no-such-pass") {
+		t.Errorf("unknown pass: exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestDotFormats(t *testing.T) {
+	if _, err := os.Stat(resnet20); err != nil {
+		t.Skip("no testdata model")
+	}
+	dir := t.TempDir()
+	code, out, errs := runCLI("dot", resnet20)
+	if code != 0 || !strings.HasPrefix(out, "digraph") {
+		t.Fatalf("dot: exit %d, stderr %s", code, errs)
+	}
+	if _, err := exec.LookPath("dot"); err != nil {
+		code, _, errs := runCLI("dot", "--format", "svg", "-o", filepath.Join(dir, "g.svg"), resnet20)
+		if code != 1 || !strings.Contains(errs, "graphviz") {
+			t.Errorf("without graphviz: exit %d, stderr %q", code, errs)
+		}
+		return
+	}
+	code, _, errs = runCLI("dot", "--format", "svg", "-o", filepath.Join(dir, "g.svg"), "--after", "fold-constants", resnet20)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	svg, _ := os.ReadFile(filepath.Join(dir, "g.svg"))
+	if !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("BatchNormalization")) {
+		t.Errorf("svg after fold-constants should be an SVG still showing BatchNormalization")
+	}
+}
