@@ -98,9 +98,10 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pimc help %s: unknown command\nRun 'pimc help' for usage.\n", args[0])
 		return 2
 	}
-	fmt.Fprintf(stdout, "usage: pimc %s\n\n%s.\n\n", c.usage, c.short)
-	// Each command prints its own flags on -h.
-	return c.run([]string{"-h"}, stdout, io.Discard)
+	// Each command prints its usage line and flags on -h.
+	code := c.run([]string{"-h"}, stdout, stdout)
+	fmt.Fprintf(stdout, "\n%s.\n", c.short)
+	return code
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,432 @@
+package mapping
+
+import (
+	"fmt"
+	"math/bits"
+	"slices"
+)
+
+// Modes of a layer in an allocation.
+const (
+	ModeResident = "resident" // weights stay on dedicated arrays; written once at load
+	ModeStreamed = "streamed" // weights written into the shared region every inference
+	ModeIdle     = "idle"     // nothing of this layer runs on this pool
+)
+
+// LayerResult is how one layer runs on one pool. Clock-cycle fields are
+// "_clk"; Cycles is the §4 count (input vectors applied, all active tiles in
+// parallel). All counts are per inference unless the name says otherwise.
+type LayerResult struct {
+	Index  int    `json:"index"`
+	Name   string `json:"name"`
+	OC     int    `json:"oc"` // output channels mapped on this pool
+	Mode   string `json:"mode"`
+	Scheme Scheme `json:"scheme"`
+	Window string `json:"window"`
+
+	Tiles  int64 `json:"tiles"`  // array-sized tiles of one weight copy
+	Copies int64 `json:"copies"` // weight copies running windows in parallel
+	Rounds int64 `json:"rounds"` // time-multiplexed rounds (streamed; 1 if all tiles fit)
+	Arrays int64 `json:"arrays"` // arrays holding this layer's tiles at one time
+
+	Cycles     int64 `json:"cycles"`
+	ComputeClk int64 `json:"compute_clk"`
+	ReloadClk  int64 `json:"reload_clk"`
+	LatencyClk int64 `json:"latency_clk"` // compute_clk + reload_clk
+
+	Reloads        int64   `json:"reloads"`     // tile writes
+	ReloadRows     int64   `json:"reload_rows"` // array rows written
+	ReloadBytes    int64   `json:"reload_bytes"`
+	ReloadEnergyFJ float64 `json:"reload_energy_fj"`
+	// ResidentRows is the rows a resident layer keeps for the whole inference.
+	ResidentRows    int64   `json:"resident_rows"`
+	Refreshes       int64   `json:"refreshes"` // row refreshes
+	RefreshEnergyFJ float64 `json:"refresh_energy_fj"`
+
+	UsedCells      int64   `json:"used_cells"`
+	AllocatedCells int64   `json:"allocated_cells"`
+	Utilisation    float64 `json:"utilisation"`
+
+	streamRefreshes int64 // refreshes of streamed rounds (independent of the inference time)
+}
+
+// PoolSummary totals one pool's allocation.
+type PoolSummary struct {
+	Pool   string `json:"pool"`
+	Arrays int    `json:"arrays"`
+	Rows   int    `json:"rows"`
+	Cols   int    `json:"cols"`
+	// ResidentArrays are pinned to resident layers; StreamArrays form the
+	// region streamed layers share one after another.
+	ResidentArrays int64  `json:"resident_arrays"`
+	StreamArrays   int64  `json:"stream_arrays"`
+	Solver         string `json:"solver"`
+
+	Cycles     int64 `json:"cycles"`
+	ComputeClk int64 `json:"compute_clk"`
+	ReloadClk  int64 `json:"reload_clk"`
+	LatencyClk int64 `json:"latency_clk"` // sum over layers: they run one after another
+
+	Reloads         int64   `json:"reloads"`
+	ReloadRows      int64   `json:"reload_rows"`
+	ReloadBytes     int64   `json:"reload_bytes"`
+	ReloadEnergyFJ  float64 `json:"reload_energy_fj"`
+	Refreshes       int64   `json:"refreshes"`
+	RefreshEnergyFJ float64 `json:"refresh_energy_fj"`
+	// LoadClk and LoadEnergyFJ are the one-time cost of writing the resident
+	// weights before the first inference; not part of LatencyClk.
+	LoadClk      int64   `json:"load_clk"`
+	LoadEnergyFJ float64 `json:"load_energy_fj"`
+
+	UsedCells      int64   `json:"used_cells"`
+	AllocatedCells int64   `json:"allocated_cells"`
+	Utilisation    float64 `json:"utilisation"`
+
+	// Bottleneck is the slowest layer (by latency_clk): the stage that would
+	// limit a layer pipeline.
+	Bottleneck      string `json:"bottleneck"`
+	BottleneckIndex int    `json:"bottleneck_index"`
+	BottleneckClk   int64  `json:"bottleneck_clk"`
+}
+
+// Allocation is the auto mapping of a list of layers on one pool.
+type Allocation struct {
+	PoolSummary
+	Layers []LayerResult `json:"layers"`
+}
+
+// Options tunes Allocate.
+type Options struct {
+	// Schemes restricts the candidate schemes (nil: all of Schemes). With
+	// only VWSDK it gives the VW-SDK baseline under the same cost model.
+	Schemes []Scheme
+}
+
+// job is one layer prepared for one pool.
+type job struct {
+	index  int
+	name   string
+	oc     int
+	layer  Layer
+	arr    Array
+	cpv    int64 // clock cycles per input vector
+	cands  []Mapping
+	active bool
+}
+
+// Allocate maps layers (run one after another) onto the pool: the best scheme
+// per layer, spare arrays spent on weight copies, and time-multiplexing with
+// counted reloads when the layers do not all fit. It never fails for lack of
+// arrays. See docs/mapping.md for the model.
+func Allocate(layers []Layer, p Pool, o Options) (*Allocation, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	jobs := make([]*job, len(layers))
+	for i, l := range layers {
+		j, err := newJob(i, l, l.OC, p.Array, p.CyclesPerVector(p.InputBits), o.Schemes)
+		if err != nil {
+			return nil, err
+		}
+		jobs[i] = j
+	}
+	a := allocate(jobs, p, o.Schemes)
+	a.applyRefresh(p, a.LatencyClk)
+	return a, nil
+}
+
+func newJob(i int, l Layer, oc int, arr Array, cpv int64, schemes []Scheme) (*job, error) {
+	j := &job{index: i, name: l.Name, oc: oc, arr: arr, cpv: cpv, active: oc > 0}
+	if !j.active {
+		return j, nil
+	}
+	l.OC = oc
+	nl, err := l.Normalized()
+	if err != nil {
+		return nil, err
+	}
+	if err := arr.check(); err != nil {
+		return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+	}
+	j.layer = nl
+	if len(schemes) == 0 {
+		schemes = Schemes
+	}
+	for _, s := range schemes {
+		var m Mapping
+		switch s {
+		case Im2col:
+			m = im2col(nl, arr)
+		case SDK:
+			m = sdk(nl, arr)
+		case VWSDK:
+			m = vwsdk(nl, arr)
+		default:
+			return nil, fmt.Errorf("mapping: unknown scheme %q", s)
+		}
+		// Identical (tiles, windows) shapes cost the same; keep the first.
+		if !slices.ContainsFunc(j.cands, func(c Mapping) bool {
+			return c.Tiles == m.Tiles && c.Windows == m.Windows && c.RowsWritten == m.RowsWritten && c.MaxTileRows == m.MaxTileRows
+		}) {
+			j.cands = append(j.cands, m)
+		}
+	}
+	return j, nil
+}
+
+// plan is one complete choice: the shared region size and an option per
+// active job.
+type plan struct {
+	stream int64
+	opts   []option // per job; zero value for inactive jobs
+	total  int64
+	solver string
+}
+
+// allocate tries several sizes of the shared streaming region (0, and eighths
+// of the pool), solves the resident/streamed choice exactly (or greedily for
+// huge pools) for each, and keeps the fastest. When the greedy solver was
+// needed, the VW-SDK-only plan is computed too and kept if faster, so that
+// auto is never worse than VW-SDK.
+func allocate(jobs []*job, p Pool, schemes []Scheme) *Allocation {
+	best := search(jobs, p)
+	if best.solver == solverGreedy && !(len(schemes) == 1 && schemes[0] == VWSDK) {
+		vj := make([]*job, len(jobs))
+		for i, j := range jobs {
+			nj := *j
+			nj.cands = nil
+			if j.active {
+				nj.cands = []Mapping{vwsdk(j.layer, j.arr)}
+			}
+			vj[i] = &nj
+		}
+		if alt := search(vj, p); alt.total < best.total {
+			return realise(vj, p, alt)
+		}
+	}
+	return realise(jobs, p, best)
+}
+
+func search(jobs []*job, p Pool) plan {
+	n := int64(p.Arrays)
+	sizes := []int64{0}
+	for q := int64(1); q <= 8; q++ {
+		if s := max(1, n*q/8); s != sizes[len(sizes)-1] {
+			sizes = append(sizes, s)
+		}
+	}
+	var best plan
+	found := false
+	for _, s := range sizes {
+		budget := n - s
+		var opts [][]option
+		var idx []int
+		for i, j := range jobs {
+			if !j.active {
+				continue
+			}
+			os := residentOptions(j, budget)
+			if s > 0 {
+				os = append(os, streamOption(j, p, s))
+			}
+			opts = append(opts, pareto(os))
+			idx = append(idx, i)
+		}
+		choice, total, solver, ok := solve(opts, budget)
+		if !ok {
+			continue // s = 0 and the layers do not all fit
+		}
+		if found && total >= best.total {
+			continue
+		}
+		pl := plan{stream: s, opts: make([]option, len(jobs)), total: total, solver: solver}
+		for k, i := range idx {
+			pl.opts[i] = opts[k][choice[k]]
+		}
+		best, found = pl, true
+	}
+	if !found {
+		// Unreachable: the full-pool streaming region always fits. Kept so a
+		// bug shows as an empty plan, not a panic.
+		best = plan{opts: make([]option, len(jobs))}
+	}
+	return best
+}
+
+// copiesFor calls f for the smallest copy count k ≤ kmax giving each distinct
+// ⌈w/k⌉: no other k can be better, since more copies cost more.
+func copiesFor(w, kmax int64, f func(k, steps int64)) {
+	for k := int64(1); k <= kmax; {
+		q := ceilDiv(w, k)
+		f(k, q)
+		if q == 1 {
+			return
+		}
+		k = ceilDiv(w, q-1)
+	}
+}
+
+func residentOptions(j *job, budget int64) []option {
+	var os []option
+	for c, m := range j.cands {
+		if m.Tiles > budget {
+			continue
+		}
+		copiesFor(m.Windows, budget/m.Tiles, func(k, steps int64) {
+			os = append(os, option{cand: c, resident: true, copies: k, cost: k * m.Tiles, lat: satMul(steps, j.cpv)})
+		})
+	}
+	return os
+}
+
+// stream is the cost of running one candidate in a streaming region.
+type stream struct {
+	copies, rounds   int64
+	cycles, writeClk int64
+	rows             int64 // rows written per inference
+	maxArrays        int64
+	refreshes        int64 // row refreshes while rounds run
+}
+
+func (s stream) lat(cpv int64) int64 { return satAdd(satMul(s.cycles, cpv), s.writeClk) }
+
+// evalStream costs a candidate on s arrays with k copies (k > 1 only if all
+// tiles fit). Tiles that do not fit run in rounds of s tiles; each round
+// rewrites its arrays and then streams every window through them.
+func evalStream(j *job, p Pool, m Mapping, s, k int64) stream {
+	if m.Tiles <= s {
+		rows := k * m.RowsWritten
+		st := stream{copies: k, rounds: 1, rows: rows, maxArrays: k * m.Tiles,
+			cycles: ceilDiv(m.Windows, k), writeClk: p.writeClk(m.MaxTileRows, rows)}
+		st.refreshes = refreshRows(p, rows, satAdd(st.writeClk, satMul(st.cycles, j.cpv)))
+		return st
+	}
+	rounds := ceilDiv(m.Tiles, s)
+	full := mulDiv(m.RowsWritten, s, m.Tiles) // rows of a full round; the last gets the rest
+	last := m.RowsWritten - (rounds-1)*full
+	compute := satMul(m.Windows, j.cpv)
+	wFull, wLast := p.writeClk(m.MaxTileRows, full), p.writeClk(m.MaxTileRows, last)
+	st := stream{copies: 1, rounds: rounds, rows: m.RowsWritten, maxArrays: s,
+		cycles:   satMul(rounds, m.Windows),
+		writeClk: satAdd(satMul(rounds-1, wFull), wLast)}
+	st.refreshes = satAdd(satMul(rounds-1, refreshRows(p, full, satAdd(wFull, compute))),
+		refreshRows(p, last, satAdd(wLast, compute)))
+	return st
+}
+
+// mulDiv is a·b/c without intermediate overflow, for 0 ≤ b < c.
+func mulDiv(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	return int64(q)
+}
+
+// refreshRows is the row refreshes needed to keep rows alive for d cycles:
+// one per row per full retention period.
+func refreshRows(p Pool, rows, d int64) int64 {
+	if p.RetentionCycles <= 0 {
+		return 0
+	}
+	return satMul(rows, d/p.RetentionCycles)
+}
+
+// streamOption is the best way to run a job in an s-array streaming region.
+func streamOption(j *job, p Pool, s int64) option {
+	best := option{lat: -1}
+	for c, m := range j.cands {
+		try := func(k, _ int64) {
+			if l := evalStream(j, p, m, s, k).lat(j.cpv); best.lat < 0 || l < best.lat {
+				best = option{cand: c, copies: k, lat: l}
+			}
+		}
+		if m.Tiles <= s {
+			copiesFor(m.Windows, s/m.Tiles, try)
+		} else {
+			try(1, 0)
+		}
+	}
+	return best
+}
+
+// realise turns the chosen plan into the reported allocation.
+func realise(jobs []*job, p Pool, pl plan) *Allocation {
+	a := &Allocation{PoolSummary: PoolSummary{
+		Pool: p.Name, Arrays: p.Arrays, Rows: p.Array.Rows, Cols: p.Array.Cols,
+		StreamArrays: pl.stream, Solver: pl.solver, BottleneckIndex: -1,
+	}}
+	a.Layers = make([]LayerResult, len(jobs))
+	var loadRows, loadMaxRows int64
+	streamed := false
+	for i, j := range jobs {
+		r := LayerResult{Index: j.index, Name: j.name, OC: j.oc, Mode: ModeIdle}
+		if j.active {
+			o := pl.opts[i]
+			m := j.cands[o.cand]
+			r.Scheme, r.Window, r.Tiles, r.Copies = m.Scheme, m.Window, m.Tiles, o.copies
+			if o.resident {
+				r.Mode, r.Rounds, r.Arrays = ModeResident, 1, o.copies*m.Tiles
+				r.Cycles = ceilDiv(m.Windows, o.copies)
+				r.ResidentRows = o.copies * m.RowsWritten
+				loadRows += r.ResidentRows
+				loadMaxRows = max(loadMaxRows, m.MaxTileRows)
+				a.ResidentArrays += r.Arrays
+			} else {
+				st := evalStream(j, p, m, pl.stream, o.copies)
+				streamed = true
+				r.Mode, r.Rounds, r.Arrays, r.Cycles = ModeStreamed, st.rounds, st.maxArrays, st.cycles
+				r.ReloadClk = st.writeClk
+				r.Reloads = st.copies * m.Tiles
+				r.ReloadRows = st.rows
+				r.ReloadBytes = satMul(st.rows, p.rowBytes())
+				r.ReloadEnergyFJ = p.writeEnergy(st.rows)
+				r.streamRefreshes = st.refreshes
+			}
+			r.ComputeClk = satMul(r.Cycles, j.cpv)
+			r.LatencyClk = satAdd(r.ComputeClk, r.ReloadClk)
+			r.UsedCells = satMul(r.Copies, m.UsedCells)
+			r.AllocatedCells = satMul(r.Copies, m.AllocatedCells)
+			r.Utilisation = float64(r.UsedCells) / float64(r.AllocatedCells)
+		}
+		a.Layers[i] = r
+		a.add(r)
+	}
+	if !streamed {
+		a.StreamArrays = 0
+	}
+	a.LoadClk = p.writeClk(loadMaxRows, loadRows)
+	a.LoadEnergyFJ = p.writeEnergy(loadRows)
+	if a.AllocatedCells > 0 {
+		a.Utilisation = float64(a.UsedCells) / float64(a.AllocatedCells)
+	}
+	return a
+}
+
+func (a *Allocation) add(r LayerResult) {
+	a.Cycles = satAdd(a.Cycles, r.Cycles)
+	a.ComputeClk = satAdd(a.ComputeClk, r.ComputeClk)
+	a.ReloadClk = satAdd(a.ReloadClk, r.ReloadClk)
+	a.LatencyClk = satAdd(a.LatencyClk, r.LatencyClk)
+	a.Reloads = satAdd(a.Reloads, r.Reloads)
+	a.ReloadRows = satAdd(a.ReloadRows, r.ReloadRows)
+	a.ReloadBytes = satAdd(a.ReloadBytes, r.ReloadBytes)
+	a.ReloadEnergyFJ += r.ReloadEnergyFJ
+	a.UsedCells = satAdd(a.UsedCells, r.UsedCells)
+	a.AllocatedCells = satAdd(a.AllocatedCells, r.AllocatedCells)
+	if r.Mode != ModeIdle && (a.BottleneckIndex < 0 || r.LatencyClk > a.BottleneckClk) {
+		a.Bottleneck, a.BottleneckIndex, a.BottleneckClk = r.Name, r.Index, r.LatencyClk
+	}
+}
+
+// applyRefresh counts refreshes for an inference lasting d cycles: resident
+// rows are refreshed once per retention period of the whole inference,
+// streamed rows during their own round (already in streamRefreshes).
+func (a *Allocation) applyRefresh(p Pool, d int64) {
+	a.Refreshes, a.RefreshEnergyFJ = 0, 0
+	for i := range a.Layers {
+		r := &a.Layers[i]
+		r.Refreshes = satAdd(r.streamRefreshes, refreshRows(p, r.ResidentRows, d))
+		r.RefreshEnergyFJ = float64(r.Refreshes) * p.RefreshEnergyPerRowFJ
+		a.Refreshes = satAdd(a.Refreshes, r.Refreshes)
+		a.RefreshEnergyFJ += r.RefreshEnergyFJ
+	}
+}

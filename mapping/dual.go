@@ -1,0 +1,133 @@
+package mapping
+
+import (
+	"fmt"
+
+	"pimc/hw"
+)
+
+// DualLayer is one layer of a DualNet: its geometry and how its output
+// channels split between the INT4 path (SRAM pool) and the TB path (eDRAM
+// pool). Layer.OC is the total; it may be left 0 (then OC4+OCTB).
+type DualLayer struct {
+	Layer Layer `json:"layer"`
+	OC4   int   `json:"oc4"`  // channels on the INT4 path (SRAM-PIM)
+	OCTB  int   `json:"octb"` // channels on the TB path (eDRAM-PIM)
+	// SRAMWeightBits and SRAMInputBits override the SRAM pool's native
+	// widths for this layer (0: native). A layer kept at INT8 (DESIGN.md §2:
+	// depthwise, first and last layers) uses 8 and 8.
+	SRAMWeightBits int `json:"sram_weight_bits"`
+	SRAMInputBits  int `json:"sram_input_bits"`
+}
+
+// DualLayerResult is one layer on both pools. The pools run in parallel, so
+// the layer takes the longer of the two.
+type DualLayerResult struct {
+	Index      int         `json:"index"`
+	Name       string      `json:"name"`
+	SRAM       LayerResult `json:"sram"`
+	EDRAM      LayerResult `json:"edram"`
+	LatencyClk int64       `json:"latency_clk"`
+	// Bound names the pool that sets the latency: "sram", "edram", "both"
+	// (equal) or "none" (no channels anywhere).
+	Bound string `json:"bound"`
+}
+
+// DualResult is a whole model mapped on both pools.
+type DualResult struct {
+	Hardware   string  `json:"hardware"`
+	ClockMHz   float64 `json:"clock_mhz"`
+	LatencyClk int64   `json:"latency_clk"` // sum of the layers' latencies
+	LatencyUS  float64 `json:"latency_us"`
+	// Bottleneck is the slowest layer.
+	Bottleneck      string            `json:"bottleneck"`
+	BottleneckIndex int               `json:"bottleneck_index"`
+	BottleneckClk   int64             `json:"bottleneck_clk"`
+	SRAM            PoolSummary       `json:"sram"`
+	EDRAM           PoolSummary       `json:"edram"`
+	Layers          []DualLayerResult `json:"layers"`
+}
+
+// MapDual maps the INT4 parts of the layers on the SRAM pool (b =
+// cells_per_weight columns per weight) and the TB parts on the eDRAM pool
+// (b = 2, a +/- column pair), each pool allocated as by Allocate. Refreshes
+// are counted over the whole dual inference.
+func MapDual(layers []DualLayer, h *hw.Hardware, o Options) (*DualResult, error) {
+	sp, err := PoolFromHW(h, PoolSRAM)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := PoolFromHW(h, PoolEDRAM)
+	if err != nil {
+		return nil, err
+	}
+	sj := make([]*job, len(layers))
+	ej := make([]*job, len(layers))
+	for i, d := range layers {
+		l := d.Layer
+		if d.OC4 < 0 || d.OCTB < 0 {
+			return nil, fmt.Errorf("mapping: layer %q: oc4=%d and octb=%d must not be negative", l.Name, d.OC4, d.OCTB)
+		}
+		if l.OC != 0 && d.OC4+d.OCTB != l.OC {
+			return nil, fmt.Errorf("mapping: layer %q: oc4=%d + octb=%d != oc=%d", l.Name, d.OC4, d.OCTB, l.OC)
+		}
+		if l.OC == 0 {
+			l.OC = d.OC4 + d.OCTB
+		}
+		if g := max(l.Group, 1); d.OC4%g != 0 || d.OCTB%g != 0 {
+			return nil, fmt.Errorf("mapping: layer %q: oc4=%d and octb=%d must both be divisible by group=%d", l.Name, d.OC4, d.OCTB, g)
+		}
+		if d.SRAMWeightBits < 0 || d.SRAMWeightBits > 16 || d.SRAMInputBits < 0 || d.SRAMInputBits > 16 {
+			return nil, fmt.Errorf("mapping: layer %q: sram weight/input bits must be 0..16", l.Name)
+		}
+		if err := l.Validate(); err != nil {
+			return nil, err
+		}
+		arr, inBits := sp.Array, sp.InputBits
+		if d.SRAMWeightBits > 0 {
+			arr.WeightCols = (d.SRAMWeightBits + sp.BitsPerCell - 1) / sp.BitsPerCell
+		}
+		if d.SRAMInputBits > 0 {
+			inBits = d.SRAMInputBits
+		}
+		if sj[i], err = newJob(i, l, d.OC4, arr, sp.CyclesPerVector(inBits), o.Schemes); err != nil {
+			return nil, err
+		}
+		if ej[i], err = newJob(i, l, d.OCTB, ep.Array, ep.CyclesPerVector(ep.InputBits), o.Schemes); err != nil {
+			return nil, err
+		}
+	}
+	sa := allocate(sj, sp, o.Schemes)
+	ea := allocate(ej, ep, o.Schemes)
+
+	r := &DualResult{Hardware: h.Name, ClockMHz: h.ClockMHz, BottleneckIndex: -1, Layers: make([]DualLayerResult, len(layers))}
+	for i := range layers {
+		s, e := sa.Layers[i], ea.Layers[i]
+		dl := DualLayerResult{Index: i, Name: layers[i].Layer.Name, LatencyClk: max(s.LatencyClk, e.LatencyClk)}
+		switch {
+		case s.Mode == ModeIdle && e.Mode == ModeIdle:
+			dl.Bound = "none"
+		case s.LatencyClk > e.LatencyClk:
+			dl.Bound = string(PoolSRAM)
+		case e.LatencyClk > s.LatencyClk:
+			dl.Bound = string(PoolEDRAM)
+		default:
+			dl.Bound = "both"
+		}
+		r.LatencyClk = satAdd(r.LatencyClk, dl.LatencyClk)
+		if dl.Bound != "none" && (r.BottleneckIndex < 0 || dl.LatencyClk > r.BottleneckClk) {
+			r.Bottleneck, r.BottleneckIndex, r.BottleneckClk = dl.Name, i, dl.LatencyClk
+		}
+		r.Layers[i] = dl
+	}
+	// Resident weights must survive the whole dual inference, not just the
+	// time their own pool is busy.
+	sa.applyRefresh(sp, r.LatencyClk)
+	ea.applyRefresh(ep, r.LatencyClk)
+	for i := range layers {
+		r.Layers[i].SRAM, r.Layers[i].EDRAM = sa.Layers[i], ea.Layers[i]
+	}
+	r.SRAM, r.EDRAM = sa.PoolSummary, ea.PoolSummary
+	r.LatencyUS = h.CyclesToMicroseconds(r.LatencyClk)
+	return r, nil
+}

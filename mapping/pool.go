@@ -1,0 +1,151 @@
+package mapping
+
+import (
+	"fmt"
+
+	"pimc/hw"
+)
+
+// Pool is a set of identical arrays and the costs the allocator charges for
+// running layers on them. IdealPool gives the plain §4 count (one cycle per
+// input vector, free weight writes); PoolFromHW takes the costs from a
+// hardware description.
+type Pool struct {
+	Name   string `json:"name"`
+	Arrays int    `json:"arrays"`
+	// Array is the array size and the native columns per weight (b).
+	Array       Array `json:"array"`
+	BitsPerCell int   `json:"bits_per_cell"`
+
+	// A layer's input vector of InputBits bits takes
+	// ⌈InputBits/InputBitsPerCycle⌉ · ⌈Rows/RowsActive⌉ · ColsPerADC clock
+	// cycles on a tile (bit-serial input, row groups, ADC column mux).
+	InputBits         int `json:"input_bits"`
+	InputBitsPerCycle int `json:"input_bits_per_cycle"`
+	RowsActive        int `json:"rows_active"`
+	ColsPerADC        int `json:"cols_per_adc"`
+
+	WriteCyclesPerRow   int64   `json:"write_cycles_per_row"`
+	WriteEnergyPerRowFJ float64 `json:"write_energy_per_row_fj"`
+	// DMABytesPerCycle bounds how fast weights reach the arrays (0: no bound).
+	DMABytesPerCycle   int64   `json:"dma_bytes_per_cycle"`
+	DMAEnergyPerByteFJ float64 `json:"dma_energy_per_byte_fj"`
+	// RetentionCycles is how long a stored weight lasts without refresh
+	// (0: static memory, never refreshed).
+	RetentionCycles       int64   `json:"retention_cycles"`
+	RefreshEnergyPerRowFJ float64 `json:"refresh_energy_per_row_fj"`
+}
+
+// IdealPool is n arrays of the given size counted as in DESIGN.md §4: one
+// clock cycle per input vector, weight writes free and instantaneous, no
+// refresh. With n = 1 the auto mapping's cycles compare directly with the
+// single-array schemes.
+func IdealPool(n int, a Array) Pool {
+	return Pool{
+		Name: "ideal", Arrays: n, Array: a, BitsPerCell: 1,
+		InputBits: 1, InputBitsPerCycle: 1, RowsActive: a.Rows, ColsPerADC: 1,
+	}
+}
+
+// PoolKind selects one of the chip's two pools.
+type PoolKind string
+
+const (
+	PoolSRAM  PoolKind = "sram"  // INT4 path, hw.Hardware.SRAM
+	PoolEDRAM PoolKind = "edram" // TB path, hw.Hardware.EDRAM
+)
+
+// PoolFromHW builds the allocator's view of one pool of a validated
+// description.
+func PoolFromHW(h *hw.Hardware, kind PoolKind) (Pool, error) {
+	var p *hw.Pool
+	switch kind {
+	case PoolSRAM:
+		p = &h.SRAM
+	case PoolEDRAM:
+		p = &h.EDRAM
+	default:
+		return Pool{}, fmt.Errorf("mapping: unknown pool %q (want %q or %q)", kind, PoolSRAM, PoolEDRAM)
+	}
+	if err := h.Validate(); err != nil {
+		return Pool{}, fmt.Errorf("mapping: hardware %q: %w", h.Name, err)
+	}
+	return Pool{
+		Name:                  string(kind),
+		Arrays:                p.Arrays,
+		Array:                 Array{Rows: p.Rows, Cols: p.Cols, WeightCols: p.CellsPerWeight},
+		BitsPerCell:           p.WeightBitsPerCell,
+		InputBits:             p.InputBits,
+		InputBitsPerCycle:     p.InputBitsPerCycle,
+		RowsActive:            p.RowsActivePerCycle,
+		ColsPerADC:            p.ColsPerADC,
+		WriteCyclesPerRow:     int64(p.WriteCyclesPerRow),
+		WriteEnergyPerRowFJ:   p.WriteEnergyPerRowFJ,
+		DMABytesPerCycle:      int64(h.DMA.BytesPerCycle),
+		DMAEnergyPerByteFJ:    h.DMA.EnergyPerByteFJ,
+		RetentionCycles:       h.RetentionCycles(p),
+		RefreshEnergyPerRowFJ: p.RefreshEnergyPerRowFJ,
+	}, nil
+}
+
+func (p Pool) check() error {
+	if err := p.Array.check(); err != nil {
+		return fmt.Errorf("pool %q: %w", p.Name, err)
+	}
+	bad := func(field string, v int64) error {
+		return fmt.Errorf("mapping: pool %q: %s=%d must be positive", p.Name, field, v)
+	}
+	switch {
+	case p.Arrays < 1 || p.Arrays > 1<<24:
+		return fmt.Errorf("mapping: pool %q: arrays=%d out of range [1, %d]", p.Name, p.Arrays, 1<<24)
+	case p.BitsPerCell < 1:
+		return bad("bits_per_cell", int64(p.BitsPerCell))
+	case p.InputBits < 1:
+		return bad("input_bits", int64(p.InputBits))
+	case p.InputBitsPerCycle < 1:
+		return bad("input_bits_per_cycle", int64(p.InputBitsPerCycle))
+	case p.RowsActive < 1:
+		return bad("rows_active", int64(p.RowsActive))
+	case p.ColsPerADC < 1:
+		return bad("cols_per_adc", int64(p.ColsPerADC))
+	case p.WriteCyclesPerRow < 0:
+		return fmt.Errorf("mapping: pool %q: write_cycles_per_row=%d must not be negative", p.Name, p.WriteCyclesPerRow)
+	case p.DMABytesPerCycle < 0:
+		return fmt.Errorf("mapping: pool %q: dma_bytes_per_cycle=%d must not be negative", p.Name, p.DMABytesPerCycle)
+	case p.RetentionCycles < 0:
+		return fmt.Errorf("mapping: pool %q: retention_cycles=%d must not be negative", p.Name, p.RetentionCycles)
+	case p.WriteEnergyPerRowFJ < 0 || p.DMAEnergyPerByteFJ < 0 || p.RefreshEnergyPerRowFJ < 0:
+		return fmt.Errorf("mapping: pool %q: energies must not be negative", p.Name)
+	}
+	return nil
+}
+
+// CyclesPerVector is the clock cycles one input vector of the given width
+// takes on one tile.
+func (p Pool) CyclesPerVector(inputBits int) int64 {
+	in := ceilDiv(int64(inputBits), int64(p.InputBitsPerCycle))
+	groups := ceilDiv(int64(p.Array.Rows), int64(p.RowsActive))
+	return in * groups * int64(p.ColsPerADC)
+}
+
+// rowBytes is the bytes one row write moves.
+func (p Pool) rowBytes() int64 {
+	return ceilDiv(int64(p.Array.Cols)*int64(p.BitsPerCell), 8)
+}
+
+// writeClk is the time to write a set of tiles on different arrays at once:
+// the arrays write in parallel (the fullest tile's rows × cycles per row),
+// but all bytes pass through the DMA.
+func (p Pool) writeClk(maxTileRows, rows int64) int64 {
+	t := satMul(maxTileRows, p.WriteCyclesPerRow)
+	if p.DMABytesPerCycle > 0 {
+		t = max(t, ceilDiv(satMul(rows, p.rowBytes()), p.DMABytesPerCycle))
+	}
+	return t
+}
+
+// writeEnergy is the energy to write rows of weights (array writes plus DMA
+// traffic), in fJ.
+func (p Pool) writeEnergy(rows int64) float64 {
+	return float64(rows) * (p.WriteEnergyPerRowFJ + float64(p.rowBytes())*p.DMAEnergyPerByteFJ)
+}

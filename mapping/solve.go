@@ -1,0 +1,186 @@
+package mapping
+
+import (
+	"math"
+	"sort"
+)
+
+// option is one way to run a layer: a candidate mapping, resident on
+// dedicated arrays (cost = arrays reserved) or streamed through the shared
+// region (cost 0), and the latency it gives in clock cycles.
+type option struct {
+	cand     int
+	resident bool
+	copies   int64
+	cost     int64
+	lat      int64
+}
+
+// pareto sorts options by cost and keeps those that strictly lower the
+// latency: the only ones an optimal choice can use.
+func pareto(opts []option) []option {
+	sort.SliceStable(opts, func(a, b int) bool {
+		if opts[a].cost != opts[b].cost {
+			return opts[a].cost < opts[b].cost
+		}
+		return opts[a].lat < opts[b].lat
+	})
+	out := opts[:0]
+	for _, o := range opts {
+		if len(out) == 0 || o.lat < out[len(out)-1].lat {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// dpWorkLimit bounds the exact solver's work (option × budget steps); above
+// it the convex-hull greedy runs instead (docs/mapping.md).
+const (
+	dpWorkLimit = 4_000_000
+	dpMaxBudget = 1 << 16 // bounds the DP tables' memory
+)
+
+const (
+	solverDP     = "dp"
+	solverGreedy = "greedy"
+)
+
+// solve picks one option per layer minimising the summed latency with the
+// summed cost within budget (a multiple-choice knapsack). opts[i] must be
+// Pareto-sorted. It reports false if no choice fits.
+func solve(opts [][]option, budget int64) (choice []int, total int64, solver string, ok bool) {
+	var minCost, work int64
+	for _, o := range opts {
+		if len(o) == 0 {
+			return nil, 0, "", false
+		}
+		minCost += o[0].cost
+		work += int64(len(o))
+	}
+	if minCost > budget {
+		return nil, 0, "", false
+	}
+	if len(opts) == 0 {
+		return nil, 0, solverDP, true
+	}
+	if budget <= dpMaxBudget && work*(budget+1) <= dpWorkLimit {
+		choice, total = solveDP(opts, budget)
+		return choice, total, solverDP, true
+	}
+	choice, total = solveGreedy(opts, budget)
+	return choice, total, solverGreedy, true
+}
+
+// solveDP is exact: best[c] is the least latency of the layers so far using
+// at most c arrays. Ties keep the cheaper option (options are cost-sorted).
+func solveDP(opts [][]option, budget int64) ([]int, int64) {
+	const inf = math.MaxInt64
+	n := int(budget) + 1
+	prev := make([]int64, n) // zero layers: latency 0 at any budget
+	cur := make([]int64, n)
+	pick := make([][]int32, len(opts))
+	for i, os := range opts {
+		pick[i] = make([]int32, n)
+		for c := range n {
+			bestV, bestO := int64(inf), int32(-1)
+			for k, o := range os {
+				if o.cost > int64(c) {
+					break
+				}
+				p := prev[c-int(o.cost)]
+				if p == inf {
+					continue
+				}
+				if v := satAdd(p, o.lat); v < bestV {
+					bestV, bestO = v, int32(k)
+				}
+			}
+			cur[c], pick[i][c] = bestV, bestO
+		}
+		prev, cur = cur, prev
+	}
+	choice := make([]int, len(opts))
+	c := n - 1
+	for i := len(opts) - 1; i >= 0; i-- {
+		k := pick[i][c]
+		choice[i] = int(k)
+		c -= int(opts[i][k].cost)
+	}
+	return choice, prev[n-1]
+}
+
+// solveGreedy starts every layer at its cheapest option and repeatedly takes
+// the step along some layer's lower convex hull that saves the most latency
+// per array, while the budget lasts; a last pass spends what is left on the
+// best affordable option of each layer in turn.
+func solveGreedy(opts [][]option, budget int64) ([]int, int64) {
+	hulls := make([][]int, len(opts))
+	for i, os := range opts {
+		hulls[i] = lowerHull(os)
+	}
+	choice := make([]int, len(opts))
+	pos := make([]int, len(opts)) // index into hulls[i]
+	left := budget
+	for i := range opts {
+		left -= opts[i][0].cost
+	}
+	for {
+		best, bestGain := -1, 0.0
+		for i, h := range hulls {
+			if pos[i]+1 >= len(h) {
+				continue
+			}
+			from, to := opts[i][h[pos[i]]], opts[i][h[pos[i]+1]]
+			dc := to.cost - from.cost
+			if dc > left {
+				continue
+			}
+			gain := float64(from.lat-to.lat) / float64(max(dc, 1))
+			if best < 0 || gain > bestGain {
+				best, bestGain = i, gain
+			}
+		}
+		if best < 0 {
+			break
+		}
+		h := hulls[best]
+		left -= opts[best][h[pos[best]+1]].cost - opts[best][h[pos[best]]].cost
+		pos[best]++
+		choice[best] = h[pos[best]]
+	}
+	for i, os := range opts {
+		cur := os[choice[i]]
+		for k := len(os) - 1; k > choice[i]; k-- {
+			if os[k].cost-cur.cost <= left {
+				left -= os[k].cost - cur.cost
+				choice[i] = k
+				break
+			}
+		}
+	}
+	var total int64
+	for i, os := range opts {
+		total = satAdd(total, os[choice[i]].lat)
+	}
+	return choice, total
+}
+
+// lowerHull returns the indices of the lower convex hull of Pareto-sorted
+// (cost, latency) points, starting at the cheapest.
+func lowerHull(os []option) []int {
+	h := []int{0}
+	for k := 1; k < len(os); k++ {
+		for len(h) >= 2 {
+			a, b := os[h[len(h)-2]], os[h[len(h)-1]]
+			// Drop b if it lies on or above the segment a→os[k].
+			l := float64(b.lat-a.lat)*float64(os[k].cost-a.cost) - float64(os[k].lat-a.lat)*float64(b.cost-a.cost)
+			if l < 0 {
+				break
+			}
+			h = h[:len(h)-1]
+		}
+		h = append(h, k)
+	}
+	return h
+}
