@@ -1,8 +1,14 @@
 package ir
 
 import (
+	"errors"
 	"fmt"
 )
+
+// ErrNotConstant marks a shape operand (Reshape's shape, Slice's starts,
+// ...) that is not a constant yet, so its output shape is unknown until
+// constant folding has run.
+var ErrNotConstant = errors.New("must be a constant: pimc needs static shapes (run fold-constants first)")
 
 // InferTypes recomputes the type of every node output in graph order. It
 // is the single source of shape and dtype rules: importer, passes and the
@@ -27,7 +33,7 @@ func InferNode(n *Node) error {
 		}
 	}
 	if err := n.Op.Info().Infer(n); err != nil {
-		return n.Errorf("%v", err)
+		return fmt.Errorf("%s: %w", n.Where(), err)
 	}
 	return nil
 }
@@ -48,7 +54,7 @@ func constInts(n *Node, i int, what string) ([]int64, error) {
 		return nil, nil
 	}
 	if v.Const == nil {
-		return nil, fmt.Errorf("%s (input %d, %q) must be a constant: pimc needs static shapes (run fold-constants first)", what, i, v.Name)
+		return nil, fmt.Errorf("%s (input %d, %q) %w", what, i, v.Name, ErrNotConstant)
 	}
 	return v.Const.Ints(), nil
 }
@@ -67,6 +73,20 @@ func inferSameAsFirst(n *Node) error {
 	t := n.In(0).Type
 	setOut(n, 0, t.DType, append([]int64{}, t.Shape...))
 	return nil
+}
+
+func inferBatchNorm(n *Node) error {
+	x := n.In(0).Type
+	if x.Rank() < 2 {
+		return fmt.Errorf("input rank %d, want >= 2", x.Rank())
+	}
+	for i := 1; i < 5; i++ {
+		p := n.In(i).Type
+		if p.Rank() != 1 || p.Shape[0] != x.Shape[1] {
+			return fmt.Errorf("parameter %d (%q) has shape %v, want [%d]", i, n.In(i).Name, p.Shape, x.Shape[1])
+		}
+	}
+	return inferSameAsFirst(n)
 }
 
 func inferDropout(n *Node) error {
@@ -579,6 +599,9 @@ func inferConcat(n *Node) error {
 	out := append([]int64{}, x.Shape...)
 	out[axis] = 0
 	for i, in := range n.Inputs {
+		if in == nil {
+			return fmt.Errorf("input %d is omitted", i)
+		}
 		t := in.Type
 		if t.Rank() != x.Rank() || t.DType != x.DType {
 			return fmt.Errorf("input %d is %s, input 0 is %s", i, t, x)

@@ -51,9 +51,9 @@ const %w_1: f32[4,3,3,3] = dense<108 elems crc32=` // prefix; crc follows
 
 func TestVerifyCatches(t *testing.T) {
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(m *Module)
-		want  string
+		want   string
 	}{
 		{"ok", func(m *Module) {}, ""},
 		{"use before def", func(m *Module) {

@@ -103,7 +103,7 @@ var (
 	OpAveragePool   = defOp("", "AveragePool", 1, 1, 1, 1, poolAttrs+" count_include_pad:i", inferPool, "%y = AveragePool(%x)")
 	OpGlobalAvgPool = defOp("", "GlobalAveragePool", 1, 1, 1, 1, "", inferGlobalPool, "%y = GlobalAveragePool(%x)")
 	OpGlobalMaxPool = defOp("", "GlobalMaxPool", 1, 1, 1, 1, "", inferGlobalPool, "%y = GlobalMaxPool(%x)")
-	OpBatchNorm     = defOp("", "BatchNormalization", 5, 5, 1, 1, "epsilon:f momentum:f training_mode:i", inferSameAsFirst, "%y = BatchNormalization(%x, %scale, %bias, %mean, %var)")
+	OpBatchNorm     = defOp("", "BatchNormalization", 5, 5, 1, 1, "epsilon:f momentum:f training_mode:i", inferBatchNorm, "%y = BatchNormalization(%x, %scale, %bias, %mean, %var)")
 	OpInstanceNorm  = defOp("", "InstanceNormalization", 3, 3, 1, 1, "epsilon:f", inferSameAsFirst, "%y = InstanceNormalization(%x, %scale, %bias)")
 	OpLRN           = defOp("", "LRN", 1, 1, 1, 1, "alpha:f beta:f bias:f size:i!", inferSameAsFirst, "%y = LRN(%x)")
 

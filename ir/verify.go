@@ -3,6 +3,7 @@ package ir
 import (
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // Verify checks the module's structural invariants: every value has
@@ -89,7 +90,8 @@ func Verify(m *Module) error {
 		if len(n.Outputs) < info.MinOut || (info.MaxOut >= 0 && len(n.Outputs) > info.MaxOut) {
 			fail("%s: %d outputs, op gives %s", where, len(n.Outputs), arity(info.MinOut, info.MaxOut))
 		}
-		for name, a := range n.Attrs {
+		for _, name := range sortedKeys(n.Attrs) {
+			a := n.Attrs[name]
 			spec, ok := info.Attrs[name]
 			switch {
 			case !ok:
@@ -98,8 +100,8 @@ func Verify(m *Module) error {
 				fail("%s: attribute %q is %s, want %s", where, name, a.Kind, spec.Kind)
 			}
 		}
-		for name, spec := range info.Attrs {
-			if spec.Required && !n.Has(name) {
+		for _, name := range sortedKeys(info.Attrs) {
+			if info.Attrs[name].Required && !n.Has(name) {
 				fail("%s: required attribute %q is missing", where, name)
 			}
 		}
@@ -142,6 +144,15 @@ func Verify(m *Module) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func arity(lo, hi int) string {

@@ -25,14 +25,14 @@ func Canonical() []ir.Pass {
 			Doc: "evaluate constant sub-graphs (shape arithmetic, generated weights) into constants"},
 		{Name: "remove-identity", Run: passes.RemoveIdentity, Required: true, Level: ir.LevelCanonical,
 			Doc: "drop Identity and inference-mode Dropout"},
-		{Name: "fold-batchnorm", Run: passes.FoldBatchNorm, Level: ir.LevelCanonical,
-			Doc: "fold BatchNormalization into the preceding Conv/Gemm weights"},
-		{Name: "fold-pad", Run: passes.FoldPad, Level: ir.LevelCanonical,
-			Doc: "fold zero constant Pad into the consuming Conv's pads"},
-		{Name: "fuse-matmul-add", Run: passes.FuseMatMulAdd, Level: ir.LevelCanonical,
-			Doc: "MatMul by a constant plus a constant bias becomes Gemm"},
 		{Name: "resolve-auto-pad", Run: passes.ResolveAutoPad, Required: true, Level: ir.LevelCanonical,
 			Doc: "turn auto_pad into explicit pads"},
+		{Name: "fuse-matmul-add", Run: passes.FuseMatMulAdd, Level: ir.LevelCanonical,
+			Doc: "MatMul by a constant plus a constant bias becomes Gemm"},
+		{Name: "fold-batchnorm", Run: passes.FoldBatchNorm, Level: ir.LevelCanonical,
+			Doc: "fold BatchNormalization into the preceding Conv/Gemm, or forward into the next Gemm/MatMul"},
+		{Name: "fold-pad", Run: passes.FoldPad, Level: ir.LevelCanonical,
+			Doc: "fold zero constant Pad into Conv pads (and into AveragePool/MaxPool where exact)"},
 		{Name: "dce", Run: passes.EliminateDeadCode, Required: true, Level: ir.LevelCanonical,
 			Doc: "remove nodes and constants nothing reads"},
 	}
@@ -46,9 +46,12 @@ var passOrder = [][2]string{
 	{"fold-constants", "fold-pad"},
 	// Dropout between Conv and BN would block BN folding.
 	{"remove-identity", "fold-batchnorm"},
-	// Pad folding adds to explicit pads only.
-	{"resolve-auto-pad", "dce"},
-	{"fold-pad", "resolve-auto-pad"},
+	// fold-pad adds to explicit pads; SAME_* pads must be resolved first.
+	{"resolve-auto-pad", "fold-pad"},
+	// MatMul→Add→BN folds only once MatMul+Add is a Gemm.
+	{"fuse-matmul-add", "fold-batchnorm"},
+	// Folding leaves dead constants behind.
+	{"fold-batchnorm", "dce"},
 }
 
 // CheckOrder verifies a pass list against the ordering constraints.

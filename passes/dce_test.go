@@ -1,0 +1,5 @@
+package passes
+
+import "testing"
+
+func TestEliminateDeadCode(t *testing.T) { runTxtar(t, "dce") }
