@@ -9,9 +9,10 @@ import "pimc/ir"
 // unchanged; the node is kept only where that is impossible (its input is
 // itself a graph input or graph output, whose name must not change).
 //
-// A Dropout whose mask output is read, or whose training_mode input is
-// true or not a constant, is an error: pimc compiles for inference only
-// and cannot reproduce a random mask.
+// In inference mode Dropout's mask is all true, so a mask that is read
+// becomes a constant. A Dropout whose training_mode input is true or not a
+// constant is an error: pimc compiles for inference only and cannot
+// reproduce a random mask.
 //
 // Prerequisites: none (fold-constants first makes training_mode constant
 // where it is computed).
@@ -29,6 +30,16 @@ func RemoveIdentity(m *ir.Module) error {
 		default:
 			continue
 		}
+		if mask := n.Out(1); mask != nil && (len(users[mask]) > 0 || g.IsOutput(mask)) {
+			ones := ir.NewTensor(ir.Bool, mask.Type.Shape...)
+			for i := range ones.I {
+				ones.I[i] = 1
+			}
+			c := &ir.Value{Name: mask.Name, Type: ones.Type(), Const: ones}
+			g.Consts = append(g.Consts, c)
+			g.Replace(mask, c)
+			n.Outputs = n.Outputs[:1]
+		}
 		x, y := n.In(0), n.Out(0)
 		if g.IsOutput(y) && (isInput(g, x) || g.IsOutput(x)) {
 			continue
@@ -42,9 +53,6 @@ func RemoveIdentity(m *ir.Module) error {
 }
 
 func checkInferenceDropout(g *ir.Graph, users map[*ir.Value][]*ir.Node, n *ir.Node) error {
-	if mask := n.Out(1); mask != nil && (len(users[mask]) > 0 || g.IsOutput(mask)) {
-		return n.Errorf("mask output %q is used; pimc compiles for inference, where Dropout has no mask", mask.Name)
-	}
 	tm := n.In(2)
 	if tm == nil {
 		return nil
