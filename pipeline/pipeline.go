@@ -70,7 +70,10 @@ func CheckOrder(list []ir.Pass) error {
 
 // Options controls Load.
 type Options struct {
-	Bindings   map[string]int64
+	Bindings map[string]int64
+	// Constants fixes graph inputs (by name) to values, e.g. the integer
+	// shape inputs that ONNX's node tests feed at run time.
+	Constants  map[string]*ir.Tensor
 	VerifyEach bool
 	StopAfter  string
 	// DumpAfter/DumpBefore name passes ("all" for every pass) whose IR is
@@ -86,7 +89,7 @@ type Options struct {
 
 // Load imports a model and runs the canonicalisation passes.
 func Load(path string, o Options) (*ir.Module, error) {
-	m, err := frontend.Import(path, frontend.Options{Bindings: o.Bindings})
+	m, err := frontend.Import(path, frontend.Options{Bindings: o.Bindings, Constants: o.Constants})
 	if err != nil {
 		return nil, err
 	}
