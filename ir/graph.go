@@ -83,7 +83,9 @@ type Module struct {
 	// ignores it.
 	Meta map[string]any
 
-	nameSeq int
+	nameSeq   int
+	nameCache map[string]bool
+	cacheKey  [3]int
 }
 
 // Level says which invariants hold; the verifier checks more at higher levels.
@@ -118,11 +120,18 @@ func (m *Module) Opset() int64 { return m.Opsets[""] }
 // FreshName returns a value or node name not used in the graph, derived
 // from base. Deterministic: it depends only on the graph's contents.
 func (m *Module) FreshName(base string) string {
-	used := m.names()
+	// Rescanning the graph on every call made passes that add many names
+	// quadratic; the cache is rebuilt whenever the graph's size changed.
+	g := m.Graph
+	key := [3]int{len(g.Inputs), len(g.Consts), len(g.Nodes)}
+	if m.nameCache == nil || key != m.cacheKey {
+		m.nameCache, m.cacheKey = m.names(), key
+	}
 	for {
 		m.nameSeq++
 		name := fmt.Sprintf("%s_%d", base, m.nameSeq)
-		if !used[name] {
+		if !m.nameCache[name] {
+			m.nameCache[name] = true
 			return name
 		}
 	}

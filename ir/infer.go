@@ -27,6 +27,15 @@ func InferNode(n *Node) error {
 	if !n.Op.Valid() {
 		return fmt.Errorf("node %q: invalid op", n.Name)
 	}
+	info := n.Op.Info()
+	if len(n.Inputs) < info.MinIn || (info.MaxIn >= 0 && len(n.Inputs) > info.MaxIn) {
+		return n.Errorf("%d inputs, op takes %s", len(n.Inputs), arity(info.MinIn, info.MaxIn))
+	}
+	for i := 0; i < info.MinIn; i++ {
+		if n.Inputs[i] == nil && !(info.MaxIn < 0 && i > 0) {
+			return n.Errorf("required input %d is missing", i)
+		}
+	}
 	for i, in := range n.Inputs {
 		if in != nil && in.Type.DType == Undefined {
 			return n.Errorf("input %d (%q) has no type", i, in.Name)
@@ -734,7 +743,9 @@ func ResolveSlice(n *Node, shape []int64) (SliceParams, error) {
 		if e < 0 {
 			e += dim
 		}
-		if step > 0 {
+		if dim == 0 {
+			s, e = 0, 0
+		} else if step > 0 {
 			s = clamp(s, 0, dim)
 			e = clamp(e, 0, dim)
 		} else {
@@ -918,7 +929,7 @@ func inferPad(n *Node) error {
 func inferDepthToSpace(n *Node) error {
 	x := n.In(0).Type
 	b := n.Int("blocksize", 0)
-	if x.Rank() != 4 || b <= 0 || x.Shape[1]%(b*b) != 0 {
+	if x.Rank() != 4 || b <= 0 || b > 1<<16 || x.Shape[1]%(b*b) != 0 {
 		return fmt.Errorf("blocksize %d does not divide channels of %v", b, x.Shape)
 	}
 	setOut(n, 0, x.DType, []int64{x.Shape[0], x.Shape[1] / (b * b), x.Shape[2] * b, x.Shape[3] * b})
@@ -928,7 +939,7 @@ func inferDepthToSpace(n *Node) error {
 func inferSpaceToDepth(n *Node) error {
 	x := n.In(0).Type
 	b := n.Int("blocksize", 0)
-	if x.Rank() != 4 || b <= 0 || x.Shape[2]%b != 0 || x.Shape[3]%b != 0 {
+	if x.Rank() != 4 || b <= 0 || b > 1<<16 || x.Shape[2]%b != 0 || x.Shape[3]%b != 0 {
 		return fmt.Errorf("blocksize %d does not divide spatial dims of %v", b, x.Shape)
 	}
 	setOut(n, 0, x.DType, []int64{x.Shape[0], x.Shape[1] * b * b, x.Shape[2] / b, x.Shape[3] / b})
