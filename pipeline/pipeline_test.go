@@ -39,20 +39,20 @@ func TestPassOrder(t *testing.T) {
 // pass on the real models in testdata.
 func TestVerifyEachOnModels(t *testing.T) {
 	models := []string{
-		"../testdata/models/resnet20_bn_amandashi95.onnx",
-		"../testdata/models/resnet20_bnfolded_sclblonnx.onnx",
-		"../testdata/models/squeezenet_nhwc_emclab.onnx",
-		"../testdata/models/mnist-8_onnxzoo_cntk.onnx",
-		"../testdata/models/lenet5_ccoltong1215_b10.onnx",
-		"../testdata/models/lenet5_bn1d_ccoltong1215_b10.onnx",
-		"../testdata/models/cnn3_edwin19.onnx",
+		"../testdata/models/cifar10/resnet20_bn_amandashi95.onnx",
+		"../testdata/models/cifar10/resnet20_bnfolded_sclblonnx.onnx",
+		"../testdata/models/cifar10/squeezenet_nhwc_emclab.onnx",
+		"../testdata/models/mnist/mnist-8_onnxzoo_cntk.onnx",
+		"../testdata/models/mnist/lenet5_ccoltong1215_b10.onnx",
+		"../testdata/models/mnist/lenet5_bn1d_ccoltong1215_b10.onnx",
+		"../testdata/models/fashion_mnist/cnn3_edwin19.onnx",
 		"../testdata/conformance/models/resnet50/model.onnx",
 		"../testdata/conformance/models/inception_v1/model.onnx",
 	}
 	for _, p := range models {
 		t.Run(p, func(t *testing.T) {
 			if _, err := os.Stat(p); err != nil {
-				t.Skip("missing", p)
+				t.Fatal("testdata missing:", err)
 			}
 			if _, err := Load(p, Options{VerifyEach: true}); err != nil {
 				t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const resnet20 = "../../testdata/models/resnet20_bn_amandashi95.onnx"
+const resnet20 = "../../testdata/models/cifar10/resnet20_bn_amandashi95.onnx"
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
@@ -58,7 +58,7 @@ func TestBadModelFiles(t *testing.T) {
 	dir := t.TempDir()
 	good, err := os.ReadFile(resnet20)
 	if err != nil {
-		t.Skip("no testdata model:", err)
+		t.Fatal("testdata missing:", err)
 	}
 	files := map[string][]byte{
 		"empty.onnx":     {},
@@ -87,7 +87,7 @@ func TestBadModelFiles(t *testing.T) {
 // model path, and requires byte-identical ir.txt and ir.dot.
 func TestCompileDeterministic(t *testing.T) {
 	if _, err := os.Stat(resnet20); err != nil {
-		t.Skip("no testdata model")
+		t.Fatal("testdata missing:", resnet20)
 	}
 	a, b := t.TempDir(), t.TempDir()
 	if code, _, errs := runCLI("compile", "-o", a, resnet20); code != 0 {
@@ -116,7 +116,7 @@ func TestCompileDeterministic(t *testing.T) {
 
 func TestDumpAfter(t *testing.T) {
 	if _, err := os.Stat(resnet20); err != nil {
-		t.Skip("no testdata model")
+		t.Fatal("testdata missing:", resnet20)
 	}
 	dir := t.TempDir()
 	code, _, errs := runCLI("compile", "-o", filepath.Join(dir, "o"), "-dump-after", "fold-batchnorm", "-dump-dir", dir, resnet20)
@@ -135,7 +135,7 @@ func TestDumpAfter(t *testing.T) {
 
 func TestDotFormats(t *testing.T) {
 	if _, err := os.Stat(resnet20); err != nil {
-		t.Skip("no testdata model")
+		t.Fatal("testdata missing:", resnet20)
 	}
 	dir := t.TempDir()
 	code, out, errs := runCLI("dot", resnet20)

@@ -29,6 +29,7 @@ func init() {
 		{"compile", "compile [flags] MODEL.onnx", "Compile a model (also: pimc MODEL.onnx)", runCompile},
 		{"infer", "infer [flags] -o DIR MODEL.onnx [INPUT.pb ...]", "Run a model in the FP32 reference interpreter", runInfer},
 		{"dot", "dot [-o FILE] [--format dot|svg|png] [--after PASS] MODEL.onnx", "Draw a model's IR graph", runDot},
+		{"eval", "eval --data DATA [--ratio R | --ratios FILE] [--json] MODEL.onnx", "Measure top-1 accuracy of FP32, INT4-only, TB-only and DualNet on real data", runEval},
 		{"map", "map [--json] --array RxC --ifm HxW --kernel K --ic IC --oc OC [flags]", "Compare mapping schemes for one layer", runMap},
 		{"version", "version", "Print pimc's version", runVersion},
 		{"help", "help [COMMAND]", "Show help for a command", runHelp},
