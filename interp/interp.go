@@ -13,10 +13,24 @@ import (
 )
 
 // Kernel computes one node's outputs from its input tensors (nil entries
-// for omitted optional inputs). Kernels must not modify their inputs.
+// for omitted optional inputs; the slice is padded with nils up to the
+// op's maximum arity). n is bound by EvalNode: its inputs are constants
+// holding the tensors and its outputs carry the inferred types. Kernels
+// must not modify their inputs and must return fresh tensors.
 type Kernel func(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error)
 
 var kernels = map[ir.Op]Kernel{}
+
+// runKernels are variants used when a module is run (Run, Session.Run):
+// they can reuse prepared weight layouts and apply a fused activation
+// (see runOpts). EvalNode uses the plain Kernel.
+var runKernels = map[ir.Op]func(o runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error){}
+
+// runOpts are the extras a run kernel may use.
+type runOpts struct {
+	wc   *weightCache // may be nil: no caching
+	relu bool         // apply Relu to the output (a fused Relu node)
+}
 
 func register(op ir.Op, k Kernel) {
 	if _, dup := kernels[op]; dup {
@@ -40,23 +54,160 @@ func Unsupported(m *ir.Module) []string {
 	return out
 }
 
-// EvalNode runs one node.
+// EvalNode runs one node on the given input tensors (nil for omitted
+// optional inputs). The node's outputs get the dtype and shape that ir
+// shape inference derives from these inputs; the tensors returned are
+// fresh (never aliases of the inputs).
 func EvalNode(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
+	return evalNode(nil, n, in)
+}
+
+func evalNode(o *runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	k, ok := kernels[n.Op]
 	if !ok {
 		return nil, n.Errorf("operator not supported by the interpreter")
 	}
-	out, err := k(n, in)
+	info := n.Op.Info()
+	if len(in) < info.MinIn || (info.MaxIn >= 0 && len(in) > info.MaxIn) {
+		return nil, n.Errorf("got %d inputs, want %d to %d", len(in), info.MinIn, info.MaxIn)
+	}
+	for i, t := range in {
+		if t == nil {
+			if i < info.MinIn {
+				return nil, n.Errorf("required input %d is missing", i)
+			}
+			continue
+		}
+		if err := t.Check(); err != nil {
+			return nil, n.Errorf("input %d: %v", i, err)
+		}
+	}
+	if info.MaxIn > len(in) {
+		in = append(append(make([]*ir.Tensor, 0, info.MaxIn), in...), make([]*ir.Tensor, info.MaxIn-len(in))...)
+	}
+	b := bind(n, in)
+	if err := ir.InferNode(b); err != nil {
+		return nil, err
+	}
+	var out []*ir.Tensor
+	var err error
+	if rk := runKernels[n.Op]; rk != nil && o != nil {
+		out, err = rk(*o, b, in)
+	} else {
+		out, err = k(b, in)
+	}
 	if err != nil {
 		return nil, n.Errorf("%v", err)
+	}
+	for i, v := range b.Outputs {
+		if v == nil {
+			continue
+		}
+		if i >= len(out) || out[i] == nil {
+			return nil, n.Errorf("BUG: kernel did not produce output %d", i)
+		}
+		if !out[i].Type().Equal(v.Type) {
+			return nil, n.Errorf("BUG: kernel produced %s for output %d, shape inference says %s", out[i].Type(), i, v.Type)
+		}
 	}
 	return out, nil
 }
 
+// bind returns a copy of n whose inputs are constants holding in, and
+// whose outputs are fresh values, so that ir's resolvers (ResolveSlice,
+// PadAmounts, ...) and shape inference see the actual runtime inputs and
+// n itself is not modified.
+func bind(n *ir.Node, in []*ir.Tensor) *ir.Node {
+	b := *n
+	b.Inputs = make([]*ir.Value, len(in))
+	for i, t := range in {
+		if t != nil {
+			name := ""
+			if i < len(n.Inputs) && n.Inputs[i] != nil {
+				name = n.Inputs[i].Name
+			}
+			b.Inputs[i] = &ir.Value{Name: name, Type: t.Type(), Const: t}
+		}
+	}
+	b.Outputs = make([]*ir.Value, len(n.Outputs))
+	for i, o := range n.Outputs {
+		if o != nil {
+			b.Outputs[i] = &ir.Value{Name: o.Name}
+		}
+	}
+	return &b
+}
+
+// newOut allocates output i of a bound node with its inferred type.
+func newOut(n *ir.Node, i int) *ir.Tensor {
+	t := n.Outputs[i].Type
+	return ir.NewTensor(t.DType, t.Shape...)
+}
+
 // Run executes m on inputs given in graph-input order and returns the
 // outputs in graph-output order. Intermediate tensors are released after
-// their last use.
+// their last use. To run a module many times, a Session is faster.
 func Run(m *ir.Module, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
+	return run(m, nil, newPlan(m), inputs)
+}
+
+// Session runs one module repeatedly. It keeps the convolution weights of
+// the module's constants in the layout the GEMM kernel reads, so later
+// runs skip that repacking, as an inference runtime prepares its weights
+// once per session. The module and its constants must not change while
+// the session is in use; Run may be called from several goroutines.
+type Session struct {
+	m    *ir.Module
+	wc   *weightCache
+	plan plan
+}
+
+// NewSession prepares a session for m.
+func NewSession(m *ir.Module) *Session {
+	wc := &weightCache{consts: map[*ir.Tensor]bool{}, packed: map[packKey][]float32{}}
+	for _, v := range m.Graph.Consts {
+		if v.Const != nil {
+			wc.consts[v.Const] = true
+		}
+	}
+	return &Session{m: m, wc: wc, plan: newPlan(m)}
+}
+
+// Run executes the session's module (see the package-level Run).
+func (s *Session) Run(inputs []*ir.Tensor) ([]*ir.Tensor, error) {
+	return run(s.m, s.wc, s.plan, inputs)
+}
+
+// plan records node fusions for running a module: a float Conv or Add
+// whose only reader is a Relu applies the Relu itself (the Conv in its
+// GEMM epilogue, while the tile is still in registers). The result is
+// bit-identical: the same max(x, 0) of the same value.
+type plan struct {
+	relu     map[*ir.Node]*ir.Node // Conv or Add → the Relu it absorbs
+	absorbed map[*ir.Node]bool
+}
+
+func newPlan(m *ir.Module) plan {
+	g := m.Graph
+	p := plan{relu: map[*ir.Node]*ir.Node{}, absorbed: map[*ir.Node]bool{}}
+	users := g.Users()
+	for _, n := range g.Nodes {
+		if (n.Op != ir.OpConv && n.Op != ir.OpAdd) || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+			continue
+		}
+		v := n.Outputs[0]
+		if !v.Type.DType.IsFloat() {
+			continue
+		}
+		if u := users[v]; len(u) == 1 && u[0].Op == ir.OpRelu && !g.IsOutput(v) && len(u[0].Outputs) == 1 {
+			p.relu[n] = u[0]
+			p.absorbed[u[0]] = true
+		}
+	}
+	return p
+}
+
+func run(m *ir.Module, wc *weightCache, p plan, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
 	g := m.Graph
 	if len(inputs) != len(g.Inputs) {
 		return nil, fmt.Errorf("model %q takes %d inputs, got %d", m.Name, len(g.Inputs), len(inputs))
@@ -92,18 +243,32 @@ func Run(m *ir.Module, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
 		keep[o] = true
 	}
 	for i, n := range g.Nodes {
+		if p.absorbed[n] {
+			continue
+		}
 		in := make([]*ir.Tensor, len(n.Inputs))
 		for j, v := range n.Inputs {
 			if v != nil {
 				in[j] = env[v]
+				if in[j] == nil {
+					return nil, n.Errorf("input %d (%q) has no value", j, v.Name)
+				}
 			}
 		}
-		out, err := EvalNode(n, in)
+		o := runOpts{wc: wc}
+		outs := n.Outputs
+		if r := p.relu[n]; r != nil {
+			o.relu, outs = true, r.Outputs
+		}
+		out, err := evalNode(&o, n, in)
 		if err != nil {
 			return nil, err
 		}
-		for j, v := range n.Outputs {
+		for j, v := range outs {
 			if v != nil && j < len(out) {
+				if v.Type.DType != ir.Undefined && !out[j].Type().Equal(v.Type) {
+					return nil, n.Errorf("output %d (%q) is %s at run time, the graph says %s", j, v.Name, out[j].Type(), v.Type)
+				}
 				env[v] = out[j]
 			}
 		}

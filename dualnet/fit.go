@@ -1,0 +1,164 @@
+package dualnet
+
+import (
+	"sort"
+	"sync"
+
+	"pimc/ir"
+)
+
+// fitPixels caps the output positions per image a conv layer's fit uses
+// (a fixed stride through the output map).
+const fitPixels = 64
+
+// fit measures, on the calibration fit samples, each layer's float output
+// y_c = W_c·x and its quantized accumulator z_c (exact integer arithmetic,
+// no ADC effects) and then
+//   - for TB channels, replaces the TWN scale α_c·β by the least-squares
+//     γ_c = cov(z, y) / var(z) when that is positive (QuantOptions.NoFit
+//     turns this off);
+//   - for every channel, adds the mean residual E[y] − γ_c·E[z] to the
+//     bias (bias correction; QuantOptions.NoBiasCorrection turns it off).
+//
+// Samples are processed in order and each layer's sums are accumulated by
+// one goroutine, so the result is deterministic.
+func (l *lowering) fit() error {
+	if (l.o.NoFit && l.o.NoBiasCorrection) || len(l.cal.Fit) == 0 {
+		return nil
+	}
+	var plans []*layerPlan
+	for _, p := range l.layers {
+		plans = append(plans, p)
+		p.fitStats = make([]lsStat, p.c)
+	}
+	sort.Slice(plans, func(i, j int) bool { return l.index[plans[i].n] < l.index[plans[j].n] })
+	for _, s := range l.cal.Fit {
+		env, err := runFloat(l.m, []*ir.Tensor{s})
+		if err != nil {
+			return errorf("fit: %v", err)
+		}
+		var wg sync.WaitGroup
+		next := make(chan *layerPlan)
+		for w := 0; w < 2; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for p := range next {
+					p.accumulate(env[p.n.In(0)])
+				}
+			}()
+		}
+		for _, p := range plans {
+			next <- p
+		}
+		close(next)
+		wg.Wait()
+	}
+	for _, p := range plans {
+		kind, _ := p.channelCodes()
+		for ch := 0; ch < p.c; ch++ {
+			st := p.fitStats[ch]
+			if st.n == 0 {
+				continue
+			}
+			mz, my := st.sz/st.n, st.sy/st.n
+			vz := st.szz/st.n - mz*mz
+			cov := st.szy/st.n - mz*my
+			g := p.accScale[ch]
+			if kind[ch] == 't' && !l.o.NoFit && vz > 1e-12 && cov > 0 {
+				g = cov / vz
+				p.accScale[ch] = g
+			}
+			if !l.o.NoBiasCorrection {
+				p.bias[ch] += my - g*mz
+			}
+		}
+	}
+	return nil
+}
+
+// accumulate adds one sample's statistics for every output channel.
+func (p *layerPlan) accumulate(x *ir.Tensor) {
+	kind, codes := p.channelCodes()
+	lo, hi := codeRange(p.in.bits, p.in.signed)
+	tau := int64(p.tau)
+	xf := make([]float32, p.k)
+	xa := make([]int64, p.k)
+	xb := make([]int64, p.k)
+	use := func() {
+		for i, v := range xf {
+			a := QuantizeValue(v, p.in.scale, lo, hi)
+			xa[i] = a
+			xb[i] = 0
+			if a >= tau {
+				xb[i] = 1
+			}
+		}
+		for ch := 0; ch < p.c; ch++ {
+			w := p.w[ch*p.k : (ch+1)*p.k]
+			y := 0.0
+			for i, v := range xf {
+				y += float64(w[i]) * float64(v)
+			}
+			src := xa
+			if kind[ch] == 't' {
+				src = xb
+			}
+			var z int64
+			for i, c := range codes[ch] {
+				z += int64(c) * src[i]
+			}
+			st := &p.fitStats[ch]
+			zf := float64(z)
+			st.n++
+			st.sz += zf
+			st.sy += y
+			st.szz += zf * zf
+			st.szy += zf * y
+		}
+	}
+	if !p.conv {
+		rows := int(x.Shape[0])
+		for r := 0; r < rows; r++ {
+			copy(xf, x.F[r*p.k:(r+1)*p.k])
+			use()
+		}
+		return
+	}
+	n := p.n
+	if n.Int("group", 1) != 1 {
+		return
+	}
+	xs := x.Shape
+	ws := n.In(1).Type.Shape
+	geo, err := ir.ResolveConv(n, xs[2:], ws[2:], false)
+	if err != nil {
+		return
+	}
+	cin, h, w := int(xs[1]), int(xs[2]), int(xs[3])
+	kh, kw := int(ws[2]), int(ws[3])
+	oh, ow := int(geo.Out[0]), int(geo.Out[1])
+	step := max(1, oh*ow/fitPixels)
+	for b := 0; b < int(xs[0]); b++ {
+		img := x.F[b*cin*h*w : (b+1)*cin*h*w]
+		for pix := 0; pix < oh*ow; pix += step {
+			oy, ox := pix/ow, pix%ow
+			i := 0
+			for c := 0; c < cin; c++ {
+				for ky := 0; ky < kh; ky++ {
+					iy := oy*int(geo.Strides[0]) - int(geo.Pads[0]) + ky*int(geo.Dilations[0])
+					for kx := 0; kx < kw; kx++ {
+						ix := ox*int(geo.Strides[1]) - int(geo.Pads[1]) + kx*int(geo.Dilations[1])
+						v := float32(0)
+						if iy >= 0 && iy < h && ix >= 0 && ix < w {
+							v = img[(c*h+iy)*w+ix]
+						}
+						xf[i] = v
+						i++
+					}
+				}
+			}
+			use()
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package dualnet
+
+import (
+	"math"
+	"sort"
+)
+
+// This file holds the pure quantizer arithmetic: weight quantizers (INT4 /
+// INT8 per-channel with MSE-chosen scales, TWN ternary), the fixed-point
+// requantization rule, and the float→code rounding of QuantizeInput.
+// docs/quantization.md states each rule; tests pin them.
+
+// quantizeSym quantizes v with scale s to the symmetric range [−q, q],
+// rounding half to even.
+func quantizeSym(v, s float64, q int) int {
+	if s <= 0 {
+		return 0
+	}
+	r := math.RoundToEven(v / s)
+	if r > float64(q) {
+		return q
+	}
+	if r < -float64(q) {
+		return -q
+	}
+	return int(r)
+}
+
+// mseScaleSteps is the number of candidate clipping levels the weight-scale
+// search tries, from max|w| down to 20% of it.
+const mseScaleSteps = 100
+
+// MSEScale returns the scale s minimising Σ (w − s·Q(w/s))² for symmetric
+// quantization to [−q, q]. Candidates are clip = max|w|·(1 − 0.008·i), i =
+// 0..99, s = clip/q; the first (largest) minimum wins. All-zero input gives 0.
+func MSEScale(w []float32, q int) float32 {
+	maxAbs := 0.0
+	for _, v := range w {
+		maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
+	}
+	if maxAbs == 0 {
+		return 0
+	}
+	best, bestErr := maxAbs/float64(q), math.Inf(1)
+	for i := 0; i < mseScaleSteps; i++ {
+		s := maxAbs * (1 - 0.008*float64(i)) / float64(q)
+		e := 0.0
+		for _, v := range w {
+			d := float64(v) - s*float64(quantizeSym(float64(v), s, q))
+			e += d * d
+		}
+		if e < bestErr {
+			best, bestErr = s, e
+		}
+	}
+	return float32(best)
+}
+
+// QuantizeChannel quantizes one output channel's weights to [−q, q] with an
+// MSE-chosen scale (q = 7 for INT4, 127 for INT8).
+func QuantizeChannel(w []float32, q int) (codes []int8, scale float32) {
+	scale = MSEScale(w, q)
+	codes = make([]int8, len(w))
+	for i, v := range w {
+		codes[i] = int8(quantizeSym(float64(v), float64(scale), q))
+	}
+	return codes, scale
+}
+
+// TWN ternarizes one output channel (Li & Liu, Ternary Weight Networks):
+// Δ = 0.7·mean|W|, t = sign(W)·[|W| > Δ], α = mean |W| over |W| > Δ.
+// An all-zero channel gives t = 0, α = 0.
+func TWN(w []float32) (t []int8, alpha, delta float32) {
+	t = make([]int8, len(w))
+	if len(w) == 0 {
+		return t, 0, 0
+	}
+	sum := 0.0
+	for _, v := range w {
+		sum += math.Abs(float64(v))
+	}
+	d := 0.7 * sum / float64(len(w))
+	a, n := 0.0, 0
+	for i, v := range w {
+		av := math.Abs(float64(v))
+		if av > d {
+			a += av
+			n++
+			if v > 0 {
+				t[i] = 1
+			} else {
+				t[i] = -1
+			}
+		}
+	}
+	if n > 0 {
+		a /= float64(n)
+	}
+	return t, float32(a), float32(d)
+}
+
+// TernaryError is the relative L2 error ‖W − α·t‖ / ‖W‖ of the TWN
+// approximation of one channel (0 for an all-zero channel). dual-split
+// sends the channels with the largest error to the INT4 path.
+func TernaryError(w []float32) float64 {
+	t, a, _ := TWN(w)
+	num, den := 0.0, 0.0
+	for i, v := range w {
+		d := float64(v) - float64(a)*float64(t[i])
+		num += d * d
+		den += float64(v) * float64(v)
+	}
+	if den == 0 {
+		return 0
+	}
+	return math.Sqrt(num / den)
+}
+
+// SelectINT4 returns the indices of the n4 channels with the largest
+// ternarization error (ties: lower channel index first), in ascending
+// channel order.
+func SelectINT4(errs []float64, n4 int) []int {
+	idx := make([]int, len(errs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return errs[idx[a]] > errs[idx[b]] })
+	sel := append([]int{}, idx[:n4]...)
+	sort.Ints(sel)
+	return sel
+}
+
+// RoundShift is the PPU's one rounding rule: ⌊(x + 2^(s−1)) / 2^s⌋ for
+// s ≥ 1 (round half toward +∞, arithmetic shift), x for s = 0.
+func RoundShift(x int64, s uint) int64 {
+	if s == 0 {
+		return x
+	}
+	return (x + int64(1)<<(s-1)) >> s
+}
+
+// Saturate clamps x to [lo, hi].
+func Saturate(x, lo, hi int64) int64 {
+	if x < lo {
+		return lo
+	}
+	if x > hi {
+		return hi
+	}
+	return x
+}
+
+// Requant is one row of a requantization table: y = sat(RoundShift(acc·M +
+// res·R + B, S)).
+type Requant struct {
+	M, B, S, R int64
+}
+
+// Apply evaluates the requantization (without saturation).
+func (q Requant) Apply(acc, res int64) int64 {
+	return RoundShift(acc*q.M+res*q.R+q.B, uint(q.S))
+}
+
+const maxMult = 1<<31 - 1
+
+// FixedPoint derives a Requant for real multipliers m (accumulator → output
+// code), mr (residual code → output code) and real offset b (in output code
+// units), given bounds on |acc| and |res| that keep every intermediate
+// inside int64. S is the largest shift in 1..62 for which M and R fit in 31
+// bits and accMax·|M| + resMax·|R| + |B| + 2^S ≤ 2^62.
+func FixedPoint(m, mr, b, accMax, resMax float64) Requant {
+	for s := 62; s >= 1; s-- {
+		p := math.Ldexp(1, s)
+		M, R, B := math.Round(m*p), math.Round(mr*p), math.Round(b*p)
+		if math.Abs(M) > maxMult || math.Abs(R) > maxMult {
+			continue
+		}
+		if accMax*math.Abs(M)+resMax*math.Abs(R)+math.Abs(B)+p > math.Ldexp(1, 62) {
+			continue
+		}
+		return Requant{M: int64(M), B: int64(B), S: int64(s), R: int64(R)}
+	}
+	// Multipliers this large (> 2^30) mean a degenerate output scale; keep
+	// S = 0 and saturate the multiplier rather than overflow.
+	clampM := func(v float64) int64 { return int64(math.Max(-maxMult, math.Min(maxMult, math.Round(v)))) }
+	return Requant{M: clampM(m), B: int64(math.Round(math.Max(-1<<40, math.Min(1<<40, b)))), S: 0, R: clampM(mr)}
+}
+
+// QuantizeValue is QuantizeInput's rule: the float32 x is widened to
+// float64, divided by the float32 scale in float64, rounded half to even
+// and saturated to [lo, hi]; NaN gives 0.
+func QuantizeValue(x, scale float32, lo, hi int64) int64 {
+	r := math.RoundToEven(float64(x) / float64(scale))
+	switch {
+	case r != r:
+		return 0
+	case r < float64(lo):
+		return lo
+	case r > float64(hi):
+		return hi
+	}
+	return int64(r)
+}
+
+// codeRange mirrors ir.CodeRange for plain ints.
+func codeRange(bits int, signed bool) (lo, hi int64) {
+	if signed {
+		return -(int64(1) << (bits - 1)), int64(1)<<(bits-1) - 1
+	}
+	return 0, int64(1)<<bits - 1
+}
