@@ -183,8 +183,12 @@ func foldIntoConv(m *ir.Module, users map[*ir.Value][]*ir.Node, p *bnFold) {
 	c := len(p.f)
 	nw := ir.NewTensor(ir.Float32, w.Shape...)
 	per := len(w.F) / c
-	for i, v := range w.F {
-		nw.F[i] = float32(float64(v) * p.f[i/per])
+	for ch := range c {
+		f := p.f[ch]
+		src, dst := w.F[ch*per:(ch+1)*per], nw.F[ch*per:(ch+1)*per]
+		for i, v := range src {
+			dst[i] = float32(float64(v) * f)
+		}
 	}
 	nb := ir.NewTensor(ir.Float32, int64(c))
 	old := floatConst(conv.In(2))
