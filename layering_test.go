@@ -27,6 +27,7 @@ var depsRules = map[string][]string{
 	"dualnet":     {"ir", "interp", "hw"},
 	"partition":   {"ir", "hw"},
 	"mapping":     {"ir", "hw"},
+	"cost":        {"ir", "hw", "mapping"},
 	"backend":     {"ir", "backend/isa", "hw", "mapping"},
 	// The simulator never sees the compiler's IR: it is an independent
 	// check of what the compiler emits.

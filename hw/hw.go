@@ -57,8 +57,13 @@ type Pool struct {
 	ADCIdeal   bool `json:"adc_ideal"`
 	ColsPerADC int  `json:"cols_per_adc"`
 
-	MACEnergyFJ           float64 `json:"mac_energy_fj"`
-	ADCEnergyFJ           float64 `json:"adc_energy_fj"`
+	MACEnergyFJ float64 `json:"mac_energy_fj"`
+	ADCEnergyFJ float64 `json:"adc_energy_fj"`
+	// DriverEnergyPerRowFJ is the input (word-line) driver energy for one
+	// row in one input bit-cycle. It is charged for every row that holds
+	// weights, whatever the input bit, so that the count is a function of
+	// the layer's shape alone (docs/cost.md).
+	DriverEnergyPerRowFJ  float64 `json:"driver_energy_per_row_fj"`
 	WriteEnergyPerRowFJ   float64 `json:"write_energy_per_row_fj"`
 	WriteCyclesPerRow     int     `json:"write_cycles_per_row"`
 	RetentionUS           float64 `json:"retention_us"`
@@ -94,7 +99,7 @@ func Default() *Hardware {
 			WeightEncoding: EncodingTwosComplement, WeightBitsPerCell: 1, CellsPerWeight: 4,
 			InputBits: 4, InputBitsPerCycle: 1, RowsActivePerCycle: 128,
 			ADCBits: 5, ADCIdeal: false, ColsPerADC: 8,
-			MACEnergyFJ: 29, ADCEnergyFJ: 60,
+			MACEnergyFJ: 29, ADCEnergyFJ: 60, DriverEnergyPerRowFJ: 20,
 			WriteEnergyPerRowFJ: 1280, WriteCyclesPerRow: 1,
 			RetentionUS: 0, RefreshEnergyPerRowFJ: 0,
 		},
@@ -103,7 +108,7 @@ func Default() *Hardware {
 			WeightEncoding: EncodingTernaryPair, WeightBitsPerCell: 1, CellsPerWeight: 2,
 			InputBits: 1, InputBitsPerCycle: 1, RowsActivePerCycle: 128,
 			ADCBits: 5, ADCIdeal: false, ColsPerADC: 8,
-			MACEnergyFJ: 4.2, ADCEnergyFJ: 60,
+			MACEnergyFJ: 4.2, ADCEnergyFJ: 60, DriverEnergyPerRowFJ: 20,
 			WriteEnergyPerRowFJ: 1280, WriteCyclesPerRow: 1,
 			RetentionUS: 200, RefreshEnergyPerRowFJ: 1920,
 		},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,6 +38,8 @@ func TestDefaultNumbers(t *testing.T) {
 		{"edram mac fJ", h.EDRAM.MACEnergyFJ, 4.2},
 		{"sram adc fJ", h.SRAM.ADCEnergyFJ, 60},
 		{"edram adc fJ", h.EDRAM.ADCEnergyFJ, 60},
+		{"sram driver fJ per row", h.SRAM.DriverEnergyPerRowFJ, 20},
+		{"edram driver fJ per row", h.EDRAM.DriverEnergyPerRowFJ, 20},
 		{"edram retention us", h.EDRAM.RetentionUS, 200},
 		{"sram channels per array", float64(h.SRAM.ChannelsPerArray()), 32},
 		{"edram channels per array", float64(h.EDRAM.ChannelsPerArray()), 64},
@@ -189,6 +192,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{"edram_pim.arrays: must be positive, got 0"}, 1},
 		{"negative energy", mutate(t, func(m map[string]any) { sub(m, "sram_pim")["mac_energy_fj"] = -1 }),
 			[]string{"sram_pim.mac_energy_fj: must not be negative"}, 1},
+		{"negative driver energy", mutate(t, func(m map[string]any) { sub(m, "edram_pim")["driver_energy_per_row_fj"] = -20 }),
+			[]string{"edram_pim.driver_energy_per_row_fj: must not be negative"}, 1},
+		{"missing driver energy", mutate(t, func(m map[string]any) { delete(sub(m, "sram_pim"), "driver_energy_per_row_fj") }),
+			[]string{"sram_pim.driver_energy_per_row_fj: missing"}, 1},
+		{"driver energy in the wrong unit", mutate(t, func(m map[string]any) { sub(m, "sram_pim")["driver_energy_per_row_fj"] = 2e16 }),
+			[]string{"sram_pim.driver_energy_per_row_fj: implausibly large"}, 1},
 		{"zero clock", mutate(t, func(m map[string]any) { m["clock_mhz"] = 0 }),
 			[]string{"clock_mhz: must be positive"}, 0},
 		{"cols not divisible by cells per weight", mutate(t, func(m map[string]any) { sub(m, "sram_pim")["cols"] = 130 }),
@@ -276,11 +285,13 @@ func TestValidateInCode(t *testing.T) {
 	h := Default()
 	h.SRAM.ColsPerADC = 0
 	h.EDRAM.RefreshEnergyPerRowFJ = -3
+	h.SRAM.DriverEnergyPerRowFJ = math.NaN()
 	err := h.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a bad description")
 	}
-	for _, w := range []string{"sram_pim.cols_per_adc: must be positive", "edram_pim.refresh_energy_per_row_fj: must not be negative"} {
+	for _, w := range []string{"sram_pim.cols_per_adc: must be positive", "edram_pim.refresh_energy_per_row_fj: must not be negative",
+		"sram_pim.driver_energy_per_row_fj: must be a finite number"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not contain %q", err, w)
 		}

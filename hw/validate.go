@@ -162,6 +162,7 @@ func (v *validator) pool(name string, p *Pool, clockMHz float64, encoding string
 
 	v.energy(f("mac_energy_fj"), p.MACEnergyFJ)
 	v.energy(f("adc_energy_fj"), p.ADCEnergyFJ)
+	v.energy(f("driver_energy_per_row_fj"), p.DriverEnergyPerRowFJ)
 	v.energy(f("write_energy_per_row_fj"), p.WriteEnergyPerRowFJ)
 	v.positiveInt(f("write_cycles_per_row"), p.WriteCyclesPerRow, maxPerCycles)
 	v.energy(f("refresh_energy_per_row_fj"), p.RefreshEnergyPerRowFJ)

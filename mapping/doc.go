@@ -8,6 +8,9 @@
 // model does not fit. MapDual maps both pools of a DualNet chip at once.
 // docs/mapping.md states every formula and generalisation.
 //
-// Layering: mapping imports only hw (and the standard library). It never sees
-// the compiler IR; the caller adapts IR layers into Layer values.
+// Layering: mapping imports hw and ir (and the standard library). The core
+// (schemes, Allocate, MapDual) works on plain Layer values; only the adapter
+// in fromir.go reads the IR, turning the quantized layer ops into DualLayer
+// values so that the cost model and the backend map the same layers the
+// same way. mapping never imports passes, partition or later stages.
 package mapping
