@@ -86,7 +86,7 @@ output %y: u8[1,16,2,2]
 // bits) and the output (256), both live at conv: total and peak 1280. One-time load per pool: 128 rows, max(128·1,
 // ⌈128·16/16⌉) = 128 clk, 128·(1280 + 16·32000) = 65699840 fJ.
 func TestOneLayerByHand(t *testing.T) {
-	r := evaluate(t, parse(t, oneLayer), hw.Default())
+	r := evaluate(t, parse(t, oneLayer), testHW())
 	if len(r.Layers) != 1 || len(r.PPUOps) != 0 {
 		t.Fatalf("%d layers, %d PPU ops", len(r.Layers), len(r.PPUOps))
 	}
@@ -201,7 +201,7 @@ output %s: f32[1,8]
 // (shares cat's storage), dq 32+256 = 288 (cat dies), sm 256+256 = 512:
 // peak 2304 at q; all stored values total 3072 bits.
 func TestPPUChainByHand(t *testing.T) {
-	r := evaluate(t, parse(t, ppuChain), hw.Default())
+	r := evaluate(t, parse(t, ppuChain), testHW())
 	want := map[string][4]int64{ // ops, clk, read bits, write bits
 		"q": {64, 4, 2048, 2304}, "pool": {48, 3, 256, 64}, "add": {32, 2, 128, 128}, "avg": {16, 1, 128, 16},
 		"gap": {16, 1, 128, 16}, "cat": {8, 1, 32, 32}, "flat": {0, 0, 0, 0}, "dq": {8, 1, 32, 256}, "sm": {24, 2, 256, 256},
@@ -260,7 +260,7 @@ const %rq: i64[32,4] = splat<0>
 %y = QConv(%x, %w, %rq, %r) {out_bits=4, out_signed=0, w_bits=4, x_bits=4} : u8[1,32,2,2] @"c"
 output %y: u8[1,32,2,2]
 `)
-	r := evaluate(t, m, hw.Default())
+	r := evaluate(t, m, testHW())
 	l := r.Layers[0]
 	if l.SRAM.Tiles != 2 || l.SRAM.Windows != 4 {
 		t.Fatalf("setup: %d tiles, %d windows, want 2 and 4 (scheme %s)", l.SRAM.Tiles, l.SRAM.Windows, l.SRAM.Scheme)
@@ -303,7 +303,7 @@ const %ch: i64[64] = iota<0,1>
 output %y: u8[1,64,112,112]
 output %z: u8[1,64,8,8]
 `)
-	h := hw.Default()
+	h := testHW()
 	r := evaluate(t, m, h)
 	tb := r.Layers[1].EDRAM
 	ret := h.RetentionCycles(&h.EDRAM)
@@ -338,7 +338,7 @@ const %rq: i64[256,4] = splat<0>
 %y = QConv(%x, %w, %rq) {kernel_shape=[3,3], out_bits=4, out_signed=0, w_bits=8, x_bits=8} : u8[1,256,4,4] @"big"
 output %y: u8[1,256,4,4]
 `)
-	h := hw.Default()
+	h := testHW()
 	r := evaluate(t, m, h)
 	layers, _, err := mapping.FromIR(m)
 	if err != nil {
@@ -374,10 +374,10 @@ const %w: f32[4,3,3,3] = splat<0.5>
 %y = Conv(%x, %w) : f32[1,4,6,6] @"stem"
 output %y: f32[1,4,6,6]
 `)
-	if _, err := Evaluate(m, hw.Default(), Options{}); err == nil || !strings.Contains(err.Error(), `node "stem" (Conv)`) {
+	if _, err := Evaluate(m, testHW(), Options{}); err == nil || !strings.Contains(err.Error(), `node "stem" (Conv)`) {
 		t.Errorf("float module: %v", err)
 	}
-	h := hw.Default()
+	h := testHW()
 	h.SRAM.DriverEnergyPerRowFJ = -1
 	if _, err := Evaluate(parse(t, oneLayer), h, Options{}); err == nil || !strings.Contains(err.Error(), "driver_energy_per_row_fj") {
 		t.Errorf("bad hardware: %v", err)
@@ -388,7 +388,7 @@ output %y: f32[1,4,6,6]
 func TestDeterministic(t *testing.T) {
 	out := func() []byte {
 		m := resnet50Like(0.5)
-		r, err := Evaluate(m, hw.Default(), Options{Label: LabelChosen})
+		r, err := Evaluate(m, testHW(), Options{Label: LabelChosen})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +415,7 @@ func TestDeterministic(t *testing.T) {
 // §8: one per output position, row tile of R rows, output channel, weight
 // column and input bit.
 func TestIm2colADCMatchesQuantizationRule(t *testing.T) {
-	h := hw.Default()
+	h := testHW()
 	m := resnet50Like(0.5)
 	r, err := Evaluate(m, h, Options{Mapping: mapping.Options{Schemes: []mapping.Scheme{mapping.Im2col}}})
 	if err != nil {
@@ -446,4 +446,12 @@ func TestIm2colADCMatchesQuantizationRule(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testHW is the default chip with the 16-lane PPU the hand-computed
+// expectations in these tests were derived with.
+func testHW() *hw.Hardware {
+	h := hw.Default()
+	h.PPU.OpsPerCycle = 16
+	return h
 }

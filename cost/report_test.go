@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"pimc/hw"
 )
 
 func jsonKeys(typ reflect.Type) []string {
@@ -92,7 +91,7 @@ func TestDocsListEveryField(t *testing.T) {
 // TestJSONRoundTrip: the report survives a JSON round trip (no NaN or
 // Inf, no unexported state in the output).
 func TestJSONRoundTrip(t *testing.T) {
-	r := evaluate(t, resnet50Like(0.5), hw.Default())
+	r := evaluate(t, resnet50Like(0.5), testHW())
 	var a bytes.Buffer
 	if err := WriteJSON(&a, NewReportFile(r, nil, nil)); err != nil {
 		t.Fatal(err)
@@ -166,9 +165,9 @@ func TestSVGWellFormed(t *testing.T) {
 		name string
 		r    *Report
 	}{
-		{"one layer", evaluate(t, parse(t, oneLayer), hw.Default())},
-		{"resnet50-like", evaluate(t, resnet50Like(0.5), hw.Default())},
-		{"ppu only", evaluate(t, parse(t, ppuChain), hw.Default())},
+		{"one layer", evaluate(t, parse(t, oneLayer), testHW())},
+		{"resnet50-like", evaluate(t, resnet50Like(0.5), testHW())},
+		{"ppu only", evaluate(t, parse(t, ppuChain), testHW())},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -215,7 +214,7 @@ func TestSVGWellFormed(t *testing.T) {
 // TestSVGEscapes: layer names with markup characters stay text.
 func TestSVGEscapes(t *testing.T) {
 	src := strings.ReplaceAll(oneLayer, `@"conv"`, `@"a<b>&\"c\""`)
-	r := evaluate(t, parse(t, src), hw.Default())
+	r := evaluate(t, parse(t, src), testHW())
 	var b bytes.Buffer
 	if err := WriteUtilisationSVG(&b, r); err != nil {
 		t.Fatal(err)
@@ -229,7 +228,7 @@ func TestSVGEscapes(t *testing.T) {
 }
 
 func TestTable(t *testing.T) {
-	r := evaluate(t, parse(t, oneLayer), hw.Default())
+	r := evaluate(t, parse(t, oneLayer), testHW())
 	var b bytes.Buffer
 	if err := WriteTable(&b, r, Compare(r, r, nil)); err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func Default() *Hardware {
 			RetentionUS: 200, RefreshEnergyPerRowFJ: 1920,
 		},
 		PPU: PPU{
-			OpsPerCycle: 16, EnergyPerOpFJ: 250, BufferBytes: 256 << 10,
+			OpsPerCycle: 256, EnergyPerOpFJ: 250, BufferBytes: 256 << 10,
 			BufferReadEnergyPerBitFJ: 100, BufferWriteEnergyPerBitFJ: 120,
 		},
 		DMA: DMA{BytesPerCycle: 16, EnergyPerByteFJ: 32000},
