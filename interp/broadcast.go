@@ -120,3 +120,18 @@ func expandTo[T float32 | int64](dst, src []T, s, out []int64) {
 		}
 	})
 }
+
+// broadcastsTo reports whether shape s broadcasts to out (numpy rules in
+// one direction: every dim of s is 1 or equal to out's).
+func broadcastsTo(s, out []int64) bool {
+	if len(s) > len(out) {
+		return false
+	}
+	off := len(out) - len(s)
+	for i, d := range s {
+		if d != 1 && d != out[off+i] {
+			return false
+		}
+	}
+	return true
+}

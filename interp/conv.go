@@ -55,74 +55,81 @@ func (g *geom) is1x1() bool {
 // layout, dst starting at panel p0: row kk = (channel, kz, ky, kx), column
 // j = output position; zero outside the input. A panel (nr columns × all
 // K rows) is one contiguous block, written front to back.
+//
+// A panel's columns form runs on one output row each; along a run the
+// input x advances by the stride. For each window tap and run, which
+// columns read inside the input and from where does not depend on the
+// channel, so it is worked out once per panel and then replayed for every
+// channel as zero fills and short copies.
 func im2colPanels(dst, x []float32, c int, g *geom, p0, p1 int) {
 	n := g.outSize()
-	K := c * g.kSize()
+	ks := g.kSize()
+	K := c * ks
 	ow, oh := g.out[2], g.out[1]
 	isz := g.inSize()
 	H, W := g.in[1], g.in[2]
 	sx := g.s[2]
-	type segment struct{ q0, q1, z, y, x int }
-	var segs [nr]segment
+	// Columns [q0,qa) and [qb,q1) of a run are padding, [qa,qb) read
+	// x[off + (q−qa)·sx] of the channel.
+	type piece struct{ q0, qa, qb, q1, off int }
+	pieces := make([]piece, 0, ks*nr)
 	for p := p0; p < p1; p++ {
 		j0 := p * nr
 		cols := min(nr, n-j0)
-		// Split the panel into runs of columns on one output row;
-		// along a run the input x advances by the stride.
-		ns := 0
-		for q := 0; q < cols; {
-			j := j0 + q
-			run := min(ow-j%ow, cols-q)
-			segs[ns] = segment{q, q + run, j/(oh*ow)*g.s[0] - g.p[0], j/ow%oh*g.s[1] - g.p[1], j%ow*sx - g.p[2]}
-			ns++
-			q += run
+		pieces = pieces[:0]
+		for kz := 0; kz < g.k[0]; kz++ {
+			for ky := 0; ky < g.k[1]; ky++ {
+				for kx := 0; kx < g.k[2]; kx++ {
+					for q := 0; q < cols; {
+						j := j0 + q
+						run := min(ow-j%ow, cols-q)
+						iz := j/(oh*ow)*g.s[0] - g.p[0] + kz*g.d[0]
+						iy := j/ow%oh*g.s[1] - g.p[1] + ky*g.d[1]
+						ix := j%ow*sx - g.p[2] + kx*g.d[2]
+						pc := piece{q, q, q, q + run, 0}
+						if iz >= 0 && iz < g.in[0] && iy >= 0 && iy < H {
+							pc.qa = q + min(run, max(0, (-ix+sx-1)/sx))
+							pc.qb = max(pc.qa, q+min(run, max(0, (W-ix+sx-1)/sx)))
+							pc.off = (iz*H+iy)*W + ix + (pc.qa-q)*sx
+						}
+						pieces = append(pieces, pc)
+						q += run
+					}
+					if cols < nr { // zero columns past the matrix
+						pieces = append(pieces, piece{cols, cols, cols, nr, 0})
+					}
+				}
+			}
 		}
+		// Pieces of one tap fill its nr-wide row; taps follow in order.
 		panel := dst[(p-p0)*nr*K : (p-p0+1)*nr*K]
-		kk := 0
+		perTap := len(pieces) / ks
 		for ch := 0; ch < c; ch++ {
 			xc := x[ch*isz : (ch+1)*isz]
-			for kz := 0; kz < g.k[0]; kz++ {
-				dz := kz * g.d[0]
-				for ky := 0; ky < g.k[1]; ky++ {
-					dy := ky * g.d[1]
-					for kx := 0; kx < g.k[2]; kx++ {
-						dx := kx * g.d[2]
-						row := (*[nr]float32)(panel[kk*nr:])
-						kk++
-						for _, sg := range segs[:ns] {
-							iz, iy, ix := sg.z+dz, sg.y+dy, sg.x+dx
-							// Columns qa..qb-1 of the run read inside the row.
-							qa, qb := sg.q0, sg.q0
-							if iz >= 0 && iz < g.in[0] && iy >= 0 && iy < H {
-								if sx == 1 { // no divisions on the common path
-									qa = sg.q0 + max(0, -ix)
-									qb = min(sg.q1, sg.q0+max(0, W-ix))
-								} else {
-									qa = sg.q0 + max(0, (-ix+sx-1)/sx)
-									qb = min(sg.q1, sg.q0+max(0, (W-ix+sx-1)/sx))
-								}
-								qa = min(qa, qb)
-							}
-							for q := sg.q0; q < qa; q++ {
-								row[q] = 0
-							}
-							if qa < qb {
-								src := xc[(iz*H+iy)*W+ix+(qa-sg.q0)*sx:]
-								if sx == 1 {
-									copyShort(row[qa:qb], src)
-								} else {
-									for q := qa; q < qb; q++ {
-										row[q] = src[(q-qa)*sx]
-									}
-								}
-							}
-							for q := qb; q < sg.q1; q++ {
-								row[q] = 0
+			rows := panel[ch*ks*nr : (ch+1)*ks*nr]
+			for t := 0; t < ks; t++ {
+				row := (*[nr]float32)(rows[t*nr:])
+				tp := pieces[t*perTap : (t+1)*perTap]
+				if len(tp) == 1 && tp[0].qa == 0 && tp[0].qb == nr && sx == 1 {
+					*row = *(*[nr]float32)(xc[tp[0].off:])
+					continue
+				}
+				for _, pc := range tp {
+					for q := pc.q0; q < pc.qa; q++ {
+						row[q] = 0
+					}
+					if pc.qa < pc.qb {
+						src := xc[pc.off:]
+						if sx == 1 {
+							copyShort(row[pc.qa:pc.qb], src)
+						} else {
+							for q := pc.qa; q < pc.qb; q++ {
+								row[q] = src[(q-pc.qa)*sx]
 							}
 						}
-						for q := cols; q < nr; q++ {
-							row[q] = 0
-						}
+					}
+					for q := pc.qb; q < pc.q1; q++ {
+						row[q] = 0
 					}
 				}
 			}
@@ -149,7 +156,7 @@ func convKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 
 func conv(o runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	x, w, b := in[0], in[1], in[2]
-	y := newOut(n, 0)
+	y := o.dirtyOut(n, 0) // every element is written below
 	g, err := resolveGeom(n, x.Shape[2:], w.Shape[2:], false)
 	if err != nil {
 		return nil, err
@@ -164,6 +171,10 @@ func conv(o runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 		bias = b.F
 	}
 	switch {
+	case K == 0:
+		// No input channels: the sums are empty.
+		clear(y.F)
+		biasRelu(y.F, bias, batch, cout, osz, o.relu)
 	case cg == 1 && g.kSize() > 1:
 		// Depthwise: K is one window, too short for the tiled GEMM.
 		convDirect(y.F, x.F, w.F, batch, cin, cout, group, &g)

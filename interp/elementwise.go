@@ -25,37 +25,59 @@ func init() {
 	}
 	register(ir.OpPow, powKernel)
 	runKernels[ir.OpAdd] = addRun
+	runKernels[ir.OpSum] = addRun
 }
 
-// addRun is Add with an optional fused Relu (see plan): one pass over
-// memory instead of two, bit-identical to the separate ops.
+// addRun is Add or Sum with an optional fused Relu (see plan). Float
+// inputs of one shape take a single parallel pass over memory, summed left
+// to right like the generic kernels, so the result is bit-identical to the
+// separate ops.
 func addRun(o runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
-	a, b := in[0], in[1]
-	if o.relu && a.DType.IsFloat() && sameShape(a.Shape, b.Shape) {
-		y := newOut(n, 0)
-		parallelFor(len(y.F), 1<<15, func(lo, hi int) {
-			ys, as, bs := y.F[lo:hi], a.F[lo:hi], b.F[lo:hi]
-			for i := range ys {
-				ys[i] = max(as[i]+bs[i], 0)
-			}
-		})
-		return []*ir.Tensor{y}, nil
+	same := in[0].DType.IsFloat()
+	for _, x := range in {
+		same = same && x.DType == in[0].DType && sameShape(x.Shape, in[0].Shape)
 	}
-	out, err := binaryKernel(n, in)
-	if err != nil || !o.relu {
-		return out, err
+	if !same {
+		k := binaryKernel
+		if n.Op == ir.OpSum {
+			k = variadicKernel
+		}
+		out, err := k(n, in)
+		if err != nil || !o.relu {
+			return out, err
+		}
+		if !out[0].DType.IsFloat() {
+			return nil, fmt.Errorf("BUG: Relu fused into a %s %s", out[0].DType, n.Op)
+		}
+		reluInPlace(out[0].F)
+		return out, nil
 	}
-	y := out[0]
-	if !y.DType.IsFloat() {
-		return nil, fmt.Errorf("BUG: Relu fused into a %s Add", y.DType)
-	}
+	y := o.dirtyOut(n, 0) // every element is written below
 	parallelFor(len(y.F), 1<<15, func(lo, hi int) {
-		s := y.F[lo:hi]
-		for i, v := range s {
-			s[i] = max(v, 0)
+		ys := y.F[lo:hi]
+		copy(ys, in[0].F[lo:hi])
+		for _, x := range in[1:] {
+			xs := x.F[lo:hi]
+			for i := range ys {
+				ys[i] += xs[i]
+			}
+		}
+		if o.relu {
+			for i, v := range ys {
+				ys[i] = max(v, 0)
+			}
 		}
 	})
-	return out, nil
+	return []*ir.Tensor{y}, nil
+}
+
+func reluInPlace(s []float32) {
+	parallelFor(len(s), 1<<15, func(lo, hi int) {
+		part := s[lo:hi]
+		for i, v := range part {
+			part[i] = max(v, 0)
+		}
+	})
 }
 
 var errDivZero = errors.New("integer division by zero")

@@ -18,8 +18,8 @@ func init() {
 // SGEMM's fixed order.
 func gemmKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	a, b, c := in[0], in[1], in[2]
-	if !a.DType.IsFloat() {
-		return nil, fmt.Errorf("Gemm of %s is not supported", a.DType)
+	if !a.DType.IsFloat() || !b.DType.IsFloat() || (c != nil && !c.DType.IsFloat()) {
+		return nil, fmt.Errorf("Gemm of %s, %s and %s is not supported (float only)", a.DType, b.DType, dtypeOf(c))
 	}
 	y := newOut(n, 0)
 	m, nn := int(y.Shape[0]), int(y.Shape[1])
@@ -35,6 +35,9 @@ func gemmKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	alpha, beta := n.Float("alpha", 1), n.Float("beta", 1)
 	acc := false
+	if c != nil && !broadcastsTo(c.Shape, y.Shape) {
+		return nil, fmt.Errorf("bias %v does not broadcast to %v", c.Shape, y.Shape)
+	}
 	if c != nil && beta != 0 {
 		expandTo(y.F, c.F, c.Shape, y.Shape)
 		if beta != 1 {
@@ -92,4 +95,11 @@ func batchOffsets(s, batch []int64, mat int) []int {
 		}
 	})
 	return offs
+}
+
+func dtypeOf(t *ir.Tensor) ir.DType {
+	if t == nil {
+		return ir.Undefined
+	}
+	return t.DType
 }

@@ -29,6 +29,7 @@ var runKernels = map[ir.Op]func(o runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.T
 // runOpts are the extras a run kernel may use.
 type runOpts struct {
 	wc   *weightCache // may be nil: no caching
+	ar   *arena       // may be nil: no recycling
 	relu bool         // apply Relu to the output (a fused Relu node)
 }
 
@@ -73,7 +74,7 @@ func evalNode(o *runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	for i, t := range in {
 		if t == nil {
-			if i < info.MinIn {
+			if i < info.MinIn || info.MaxIn < 0 {
 				return nil, n.Errorf("required input %d is missing", i)
 			}
 			continue
@@ -85,9 +86,19 @@ func evalNode(o *runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	if info.MaxIn > len(in) {
 		in = append(append(make([]*ir.Tensor, 0, info.MaxIn), in...), make([]*ir.Tensor, info.MaxIn-len(in))...)
 	}
+	if err := checkClasses(n, in); err != nil {
+		return nil, n.Errorf("%v", err)
+	}
 	b := bind(n, in)
 	if err := ir.InferNode(b); err != nil {
 		return nil, err
+	}
+	for i, v := range b.Outputs {
+		if v != nil {
+			if err := checkShape(v.Type.Shape); err != nil {
+				return nil, n.Errorf("output %d: %v", i, err)
+			}
+		}
 	}
 	var out []*ir.Tensor
 	var err error
@@ -148,7 +159,7 @@ func newOut(n *ir.Node, i int) *ir.Tensor {
 // outputs in graph-output order. Intermediate tensors are released after
 // their last use. To run a module many times, a Session is faster.
 func Run(m *ir.Module, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
-	return run(m, nil, newPlan(m), inputs)
+	return run(m, nil, newArena(), newPlan(m), inputs)
 }
 
 // Session runs one module repeatedly. It keeps the convolution weights of
@@ -159,6 +170,7 @@ func Run(m *ir.Module, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
 type Session struct {
 	m    *ir.Module
 	wc   *weightCache
+	ar   *arena
 	plan plan
 }
 
@@ -170,20 +182,20 @@ func NewSession(m *ir.Module) *Session {
 			wc.consts[v.Const] = true
 		}
 	}
-	return &Session{m: m, wc: wc, plan: newPlan(m)}
+	return &Session{m: m, wc: wc, ar: newArena(), plan: newPlan(m)}
 }
 
 // Run executes the session's module (see the package-level Run).
 func (s *Session) Run(inputs []*ir.Tensor) ([]*ir.Tensor, error) {
-	return run(s.m, s.wc, s.plan, inputs)
+	return run(s.m, s.wc, s.ar, s.plan, inputs)
 }
 
-// plan records node fusions for running a module: a float Conv or Add
+// plan records node fusions for running a module: a float Conv, Add or Sum
 // whose only reader is a Relu applies the Relu itself (the Conv in its
 // GEMM epilogue, while the tile is still in registers). The result is
 // bit-identical: the same max(x, 0) of the same value.
 type plan struct {
-	relu     map[*ir.Node]*ir.Node // Conv or Add → the Relu it absorbs
+	relu     map[*ir.Node]*ir.Node // Conv, Add or Sum → the Relu it absorbs
 	absorbed map[*ir.Node]bool
 }
 
@@ -192,7 +204,7 @@ func newPlan(m *ir.Module) plan {
 	p := plan{relu: map[*ir.Node]*ir.Node{}, absorbed: map[*ir.Node]bool{}}
 	users := g.Users()
 	for _, n := range g.Nodes {
-		if (n.Op != ir.OpConv && n.Op != ir.OpAdd) || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		if (n.Op != ir.OpConv && n.Op != ir.OpAdd && n.Op != ir.OpSum) || len(n.Outputs) != 1 || n.Outputs[0] == nil {
 			continue
 		}
 		v := n.Outputs[0]
@@ -207,7 +219,7 @@ func newPlan(m *ir.Module) plan {
 	return p
 }
 
-func run(m *ir.Module, wc *weightCache, p plan, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
+func run(m *ir.Module, wc *weightCache, ar *arena, p plan, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
 	g := m.Graph
 	if len(inputs) != len(g.Inputs) {
 		return nil, fmt.Errorf("model %q takes %d inputs, got %d", m.Name, len(g.Inputs), len(inputs))
@@ -255,7 +267,7 @@ func run(m *ir.Module, wc *weightCache, p plan, inputs []*ir.Tensor) ([]*ir.Tens
 				}
 			}
 		}
-		o := runOpts{wc: wc}
+		o := runOpts{wc: wc, ar: ar}
 		outs := n.Outputs
 		if r := p.relu[n]; r != nil {
 			o.relu, outs = true, r.Outputs
@@ -274,18 +286,49 @@ func run(m *ir.Module, wc *weightCache, p plan, inputs []*ir.Tensor) ([]*ir.Tens
 		}
 		for _, v := range n.Inputs {
 			if v != nil && last[v] == i && !keep[v] && v.Const == nil {
+				// Dead: a computed intermediate's buffer is recycled
+				// (graph inputs belong to the caller).
+				if t := env[v]; t != nil && v.Def != nil && t.DType == ir.Float32 {
+					ar.put(t.F)
+				}
 				delete(env, v)
 			}
 		}
 	}
 	res := make([]*ir.Tensor, len(g.Outputs))
+	computed := map[*ir.Tensor]bool{}
 	for i, o := range g.Outputs {
 		res[i] = env[o]
 		if res[i] == nil {
 			return nil, fmt.Errorf("graph output %q was not computed", o.Name)
 		}
+		// An output that is a constant or an input, or that appears
+		// twice, is copied: callers own what Run returns.
+		if o.Const != nil || o.Def == nil || computed[res[i]] {
+			res[i] = res[i].Clone()
+		}
+		computed[res[i]] = true
 	}
 	return res, nil
+}
+
+// maxElems bounds an output's size: beyond it a shape is almost surely
+// corrupt, and allocating it would crash the process instead of failing.
+const maxElems = 1 << 34
+
+// checkShape rejects a negative or absurdly large inferred shape.
+func checkShape(s []int64) error {
+	n := int64(1)
+	for _, d := range s {
+		if d < 0 {
+			return fmt.Errorf("shape %v has a negative dim", s)
+		}
+		if d > 0 && n > maxElems/d {
+			return fmt.Errorf("shape %v has more than %d elements", s, int64(maxElems))
+		}
+		n *= d
+	}
+	return nil
 }
 
 func sameShape(a, b []int64) bool {

@@ -45,7 +45,7 @@ func copyKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 // interpreter must not invent.
 func dropoutKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	if t := in[2]; t != nil && t.Len() > 0 && t.Float(0) != 0 {
-		if r := in[1]; r == nil || r.Float(0) != 0 {
+		if r := in[1]; r == nil || r.Len() == 0 || r.Float(0) != 0 {
 			return nil, fmt.Errorf("training-mode Dropout is not supported")
 		}
 	}

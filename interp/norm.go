@@ -8,17 +8,18 @@ import (
 )
 
 func init() {
-	register(ir.OpBatchNorm, batchNormKernel)
+	register(ir.OpBatchNorm, func(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) { return batchNorm(runOpts{}, n, in) })
+	runKernels[ir.OpBatchNorm] = batchNorm
 	register(ir.OpInstanceNorm, instanceNormKernel)
 	register(ir.OpLRN, lrnKernel)
 	register(ir.OpSoftmax, softmaxKernel)
 	register(ir.OpLogSoftmax, softmaxKernel)
 }
 
-// batchNormKernel is inference-mode BatchNormalization. Per channel it
+// batchNorm is inference-mode BatchNormalization. Per channel it
 // folds scale/sqrt(var+eps) and bias − mean·that into one multiply-add,
 // computed in float64 and rounded once.
-func batchNormKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
+func batchNorm(o runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	if n.Int("training_mode", 0) != 0 {
 		return nil, fmt.Errorf("training_mode=1 is not supported (inference only)")
 	}
@@ -39,7 +40,7 @@ func batchNormKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 		mul[i] = float32(s)
 		add[i] = float32(float64(bias.F[i]) - float64(mean.F[i])*s)
 	}
-	y := newOut(n, 0)
+	y := o.dirtyOut(n, 0) // every element is written below
 	sz := blockLen(x.Shape[2:])
 	nc := int(x.Shape[0]) * c
 	parallelFor(nc, 1+16384/(sz+1), func(p0, p1 int) {

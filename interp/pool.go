@@ -8,7 +8,8 @@ import (
 )
 
 func init() {
-	register(ir.OpMaxPool, maxPoolKernel)
+	register(ir.OpMaxPool, func(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) { return maxPool(runOpts{}, n, in) })
+	runKernels[ir.OpMaxPool] = maxPool
 	register(ir.OpAveragePool, avgPoolKernel)
 	register(ir.OpGlobalAvgPool, globalPoolKernel)
 	register(ir.OpGlobalMaxPool, globalPoolKernel)
@@ -63,17 +64,17 @@ func newPoolPlan(n *ir.Node, x *ir.Tensor) (*poolPlan, error) {
 	return p, nil
 }
 
-// maxPoolKernel takes the largest input in each window, ignoring padding;
+// maxPool takes the largest input in each window, ignoring padding;
 // the optional Indices output holds the flat index of the first maximum
 // in the whole input tensor (row-major, or column-major over the spatial
 // dims when storage_order=1).
-func maxPoolKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
+func maxPool(o runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	x := in[0]
 	p, err := newPoolPlan(n, x)
 	if err != nil {
 		return nil, err
 	}
-	y := newOut(n, 0)
+	y := o.dirtyOut(n, 0) // every element is written below
 	var ind *ir.Tensor
 	if len(n.Outputs) > 1 && n.Outputs[1] != nil {
 		ind = newOut(n, 1)
@@ -100,12 +101,15 @@ func maxPoolKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 						}
 						y.F[j] = best
 						if ind != nil {
-							s := bi
-							if colMajor && bi >= 0 {
+							switch {
+							case bi < 0: // a window entirely in the padding
+								ind.I[j] = -1
+							case colMajor:
 								iz, iy, ix := bi/(g.in[1]*g.in[2]), bi/g.in[2]%g.in[1], bi%g.in[2]
-								s = (ix*g.in[1]+iy)*g.in[0] + iz
+								ind.I[j] = int64(c*p.isz + (ix*g.in[1]+iy)*g.in[0] + iz)
+							default:
+								ind.I[j] = int64(c*p.isz + bi)
 							}
-							ind.I[j] = int64(c*p.isz + s)
 						}
 						j++
 					}

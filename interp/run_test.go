@@ -9,9 +9,10 @@ import (
 )
 
 // tinyNet builds x → Conv → Relu → Conv (depthwise) → Relu → Conv 1×1 →
-// Relu → Add (residual with the first Relu) → Relu → MaxPool →
-// GlobalAveragePool → Flatten → Gemm, with the 1×1 Conv's output also a
-// graph output, so that one Conv→Relu pair must not be fused.
+// Relu → Add (residual with the first Relu) → Relu → Sum (with the first
+// two Relus) → Relu → MaxPool → BatchNormalization → GlobalAveragePool →
+// Flatten → Gemm, with the 1×1 Conv's output also a graph output, so that
+// one Conv→Relu pair must not be fused.
 func tinyNet(t testing.TB, r *rand.Rand) *ir.Module {
 	m := ir.NewModule("tiny")
 	g := m.Graph
@@ -38,8 +39,15 @@ func tinyNet(t testing.TB, r *rand.Rand) *ir.Module {
 	r3 := node(ir.OpRelu, nil, c3)
 	a := node(ir.OpAdd, nil, r3, r1)
 	ra := node(ir.OpRelu, nil, a)
-	p := node(ir.OpMaxPool, ir.Attrs{"kernel_shape": ais(3, 3), "strides": ais(2, 2), "ceil_mode": ai(1)}, ra)
-	gp := node(ir.OpGlobalAvgPool, nil, p)
+	sm := node(ir.OpSum, nil, ra, r1, r2)
+	rs := node(ir.OpRelu, nil, sm)
+	p := node(ir.OpMaxPool, ir.Attrs{"kernel_shape": ais(3, 3), "strides": ais(2, 2), "ceil_mode": ai(1)}, rs)
+	va := cst("va", 16)
+	for i, v := range va.Const.F {
+		va.Const.F[i] = v*v + 0.1 // a variance
+	}
+	bn := node(ir.OpBatchNorm, nil, p, cst("g", 16), cst("be", 16), cst("mu", 16), va)
+	gp := node(ir.OpGlobalAvgPool, nil, bn)
 	f := node(ir.OpFlatten, nil, gp)
 	y := node(ir.OpGemm, ir.Attrs{"transB": ai(1)}, f, cst("fc", 10, 16), cst("fcb", 10))
 	g.Outputs = []*ir.Value{y, c3}
@@ -100,8 +108,8 @@ func identical(t *testing.T, what string, got, want []*ir.Tensor) {
 func TestRunMatchesEvalNode(t *testing.T) {
 	r := rand.New(rand.NewSource(8))
 	m := tinyNet(t, r)
-	if p := newPlan(m); len(p.relu) != 3 {
-		t.Fatalf("fused %d Conv/Add→Relu pairs, want 3", len(p.relu))
+	if p := newPlan(m); len(p.relu) != 4 {
+		t.Fatalf("fused %d Conv/Add/Sum→Relu pairs, want 4", len(p.relu))
 	}
 	in := []*ir.Tensor{ft(sh(1, 8, 20, 20), randFloats(r, 8*400)...)}
 	want := evalChain(t, m, in)

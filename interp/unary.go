@@ -204,6 +204,9 @@ func clipKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 		if b != nil && b.Len() != 1 {
 			return nil, fmt.Errorf("%s bound has shape %v, want a scalar", []string{"min", "max"}[i], b.Shape)
 		}
+		if b != nil && b.DType != x.DType {
+			return nil, fmt.Errorf("%s bound is %s, input is %s", []string{"min", "max"}[i], b.DType, x.DType)
+		}
 	}
 	if x.DType.IsFloat() {
 		lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
