@@ -91,12 +91,22 @@ func gatherAxes[T float32 | int64](dst, src []T, in, out []int64, maps [][]int, 
 	rec = func(a, sOff, dOff int) int {
 		m := maps[a]
 		if a == r-1 {
-			for o, s := range m {
+			// Copy maximal runs of consecutive source indices at once: Slice
+			// with step 1, Tile and Pad are runs, and weight generators
+			// tile tens of millions of elements.
+			for o := 0; o < len(m); {
+				s := m[o]
 				if s < 0 {
 					dst[dOff+o] = fill
-				} else {
-					dst[dOff+o] = src[sOff+s]
+					o++
+					continue
 				}
+				e := o + 1
+				for e < len(m) && m[e] == s+(e-o) {
+					e++
+				}
+				copy(dst[dOff+o:dOff+e], src[sOff+s:sOff+s+(e-o)])
+				o = e
 			}
 			return dOff + len(m)
 		}
@@ -149,16 +159,44 @@ func sliceKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 func tileKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	x := in[0]
 	y := newOut(n, 0)
-	maps := make([][]int, x.Rank())
-	for a := range maps {
-		m := make([]int, y.Shape[a])
-		for o := range m {
-			m[o] = o % int(x.Shape[a])
-		}
-		maps[a] = m
+	if y.Len() == 0 {
+		return []*ir.Tensor{y}, nil
 	}
-	gatherAxesT(y, x, maps, 0)
+	if y.DType.IsFloat() {
+		tileInto(y.F, x.F, x.Shape, y.Shape)
+	} else {
+		tileInto(y.I, x.I, x.Shape, y.Shape)
+	}
 	return []*ir.Tensor{y}, nil
+}
+
+// tileInto writes each axis's first repetition once and then duplicates
+// the finished block with copy, so the cost is a few memmoves rather than
+// an index computation per element (weight generators tile tens of
+// millions of elements).
+func tileInto[T float32 | int64](dst, src []T, in, out []int64) {
+	r := len(in)
+	if r == 0 {
+		dst[0] = src[0]
+		return
+	}
+	is, ost := strides(in), strides(out)
+	var rec func(a, sOff, dOff int)
+	rec = func(a, sOff, dOff int) {
+		n := int(in[a])
+		if a == r-1 {
+			copy(dst[dOff:dOff+n], src[sOff:sOff+n])
+		} else {
+			for i := 0; i < n; i++ {
+				rec(a+1, sOff+i*is[a], dOff+i*ost[a])
+			}
+		}
+		block, total := n*ost[a], int(out[a])*ost[a]
+		for done := block; done < total; {
+			done += copy(dst[dOff+done:dOff+total], dst[dOff:dOff+done])
+		}
+	}
+	rec(0, 0, 0)
 }
 
 func expandKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
