@@ -29,6 +29,20 @@ func FoldConstants(m *ir.Module) error {
 	known := map[*ir.Value]*ir.Tensor{}
 	kept := make([]*ir.Node, 0, len(g.Nodes))
 	var folded []*ir.Value
+	// Folded intermediates are dropped as soon as their last reader has
+	// folded too: weight generators (Tile → Slice → Mul → Add) would
+	// otherwise hold every step's copy of the weights at once.
+	uses := map[*ir.Value]int{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			if in != nil {
+				uses[in]++
+			}
+		}
+	}
+	for _, o := range g.Outputs {
+		uses[o]++
+	}
 	for _, n := range g.Nodes {
 		outs, err := foldNode(n, known)
 		if err != nil {
@@ -44,12 +58,25 @@ func FoldConstants(m *ir.Module) error {
 				folded = append(folded, o)
 			}
 		}
+		for _, in := range n.Inputs {
+			if in == nil {
+				continue
+			}
+			if uses[in]--; uses[in] == 0 && known[in] != nil {
+				delete(known, in)
+			}
+		}
 	}
+	live := folded[:0]
 	for _, o := range folded {
 		// Converting the Value in place keeps every reader and the
 		// graph-output name without any rewiring.
-		o.Const, o.Def = known[o], nil
+		if t := known[o]; t != nil {
+			o.Const, o.Def = t, nil
+			live = append(live, o)
+		}
 	}
+	folded = live
 	g.Nodes = kept
 	g.Consts = append(g.Consts, folded...)
 	g.RemoveDead()
