@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"pimc/dualnet"
 	"pimc/frontend"
 	"pimc/ir"
 	"pimc/passes"
@@ -29,6 +30,8 @@ func Canonical() []ir.Pass {
 			Doc: "turn auto_pad into explicit pads"},
 		{Name: "fuse-matmul-add", Run: passes.FuseMatMulAdd, Level: ir.LevelCanonical,
 			Doc: "MatMul by a constant plus a constant bias becomes Gemm"},
+		{Name: "record-bn-stats", Run: dualnet.RecordBNStats, Level: ir.LevelCanonical,
+			Doc: "remember each BatchNorm's channel statistics for data-free calibration before folding removes them"},
 		{Name: "fold-batchnorm", Run: passes.FoldBatchNorm, Level: ir.LevelCanonical,
 			Doc: "fold BatchNormalization into the preceding Conv/Gemm, or forward into the next Gemm/MatMul"},
 		{Name: "fold-pad", Run: passes.FoldPad, Level: ir.LevelCanonical,
@@ -48,6 +51,9 @@ var passOrder = [][2]string{
 	{"remove-identity", "fold-batchnorm"},
 	// fold-pad adds to explicit pads; SAME_* pads must be resolved first.
 	{"resolve-auto-pad", "fold-pad"},
+	// Data-free calibration reads the statistics folding deletes.
+	{"record-bn-stats", "fold-batchnorm"},
+	{"fold-constants", "record-bn-stats"},
 	// MatMul→Add→BN folds only once MatMul+Add is a Gemm.
 	{"fuse-matmul-add", "fold-batchnorm"},
 	// Folding leaves dead constants behind.
