@@ -234,3 +234,23 @@ func TestDOTDeterministic(t *testing.T) {
 		t.Error("partitioned node not coloured")
 	}
 }
+
+func TestClone(t *testing.T) {
+	m := tiny()
+	c := m.Clone()
+	if c.String() != m.String() {
+		t.Fatalf("clone prints differently:\n%s\nvs\n%s", c.String(), m.String())
+	}
+	if err := Verify(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Graph.Nodes[0].SetInt("group", 1)
+	c.Graph.Nodes[1].Outputs[0].Name = "renamed"
+	c.Graph.RemoveDead()
+	if m.Graph.Nodes[0].Has("group") || m.Graph.Outputs[0].Name != "y" {
+		t.Error("changing the clone changed the original")
+	}
+	if c.Graph.Consts[0].Const != m.Graph.Consts[0].Const {
+		t.Error("constant tensors should be shared")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"pimc/dualnet"
 	"pimc/frontend"
 	"pimc/ir"
+	"pimc/partition"
 	"pimc/passes"
 )
 
@@ -56,6 +57,10 @@ var passOrder = [][2]string{
 	{"fold-constants", "record-bn-stats"},
 	// MatMul→Add→BN folds only once MatMul+Add is a Gemm.
 	{"fuse-matmul-add", "fold-batchnorm"},
+	// Partitioning reads the quantized ops.
+	{"quantize", "partition"},
+	{"dual-split", "quantize"},
+	{"calibrate", "dual-split"},
 	// Folding leaves dead constants behind.
 	{"fold-batchnorm", "dce"},
 }
@@ -205,7 +210,18 @@ func sanitize(s string) string {
 	}, s)
 }
 
+// Quantize is the DualNet part of the pipeline: calibrate, dual-split,
+// quantize, then partition onto engines.
+func Quantize(o dualnet.Options) []ir.Pass {
+	return append(dualnet.Passes(o), PartitionPass())
+}
+
+// PartitionPass assigns every node an engine.
+func PartitionPass() ir.Pass {
+	return ir.Pass{Name: "partition", Run: partition.Assign, Required: true, Level: ir.LevelPartitioned, Doc: partition.Doc}
+}
+
 // AllPasses is every pass pimc knows, in pipeline order (for -list-passes).
 func AllPasses() []ir.Pass {
-	return Canonical()
+	return append(Canonical(), Quantize(dualnet.DefaultOptions())...)
 }

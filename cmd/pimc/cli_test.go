@@ -96,7 +96,7 @@ func TestCompileDeterministic(t *testing.T) {
 	if code, _, errs := runCLI(resnet20, "-o", b); code != 0 {
 		t.Fatalf("pimc MODEL -o: %s", errs)
 	}
-	for _, f := range []string{"ir.txt", "ir.dot"} {
+	for _, f := range []string{"ir.txt", "ir.dot", "report.json", "utilisation.svg"} {
 		x, err1 := os.ReadFile(filepath.Join(a, f))
 		y, err2 := os.ReadFile(filepath.Join(b, f))
 		if err1 != nil || err2 != nil {
@@ -107,9 +107,20 @@ func TestCompileDeterministic(t *testing.T) {
 		}
 	}
 	txt, _ := os.ReadFile(filepath.Join(a, "ir.txt"))
-	for _, op := range []string{"BatchNormalization", "Shape(", "Gather(", "Identity("} {
+	for _, op := range []string{"BatchNormalization", "Shape(", "Gather(", "Identity(", " = Conv("} {
 		if strings.Contains(string(txt), op) {
-			t.Errorf("canonical IR still contains %s", op)
+			t.Errorf("compiled IR still contains %s", op)
+		}
+	}
+	for _, op := range []string{"DualConv(", "[dual dual]", "QGemm("} {
+		if !strings.Contains(string(txt), op) {
+			t.Errorf("compiled IR lacks %s", op)
+		}
+	}
+	rep, _ := os.ReadFile(filepath.Join(a, "report.json"))
+	for _, k := range []string{`"int4-only"`, `"tb-only"`, `"energy_saved"`} {
+		if !bytes.Contains(rep, []byte(k)) {
+			t.Errorf("report.json lacks %s", k)
 		}
 	}
 }

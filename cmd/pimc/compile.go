@@ -1,20 +1,30 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"pimc/cost"
+	"pimc/dualnet"
+	"pimc/hw"
 	"pimc/ir"
+	"pimc/pipeline"
 )
 
+const compileUsage = "compile [flags] MODEL.onnx"
+
 func runCompile(args []string, stdout, stderr io.Writer) int {
-	const use = "compile [flags] MODEL.onnx"
-	fs := newFlagSet("compile", use, stderr)
+	fs := newFlagSet("compile", compileUsage, stderr)
 	out := fs.String("o", "pimc-out", "Output directory")
+	jsonOut := fs.Bool("json", false, "Print the report as JSON instead of the summary table")
+	noBase := fs.Bool("no-baselines", false, "Skip compiling the INT4-only and TB-only baselines for the comparison")
+	floatOnly := fs.Bool("float", false, "Stop after canonicalisation (write only ir.txt and ir.dot)")
 	pf := addPipeFlags(fs)
+	qf := addQuantFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return parseFailed(err, stderr, "compile")
@@ -26,14 +36,133 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 1 {
 		return usageError(stderr, "compile", "want exactly one MODEL.onnx, got %d arguments", len(pos))
 	}
-	m, err := pf.load(pos[0], stderr)
-	if err != nil {
-		return fail(stderr, err)
+	if msg := qf.check(); msg != "" {
+		return usageError(stderr, "compile", "%s", msg)
 	}
-	if err := writeIR(*out, m); err != nil {
+	o, err := pf.options(stderr)
+	if err != nil {
+		return usageError(stderr, "compile", "%v", err)
+	}
+	c := &compiler{path: pos[0], out: *out, o: o, qf: qf, stdout: stdout, stderr: stderr}
+	if err := c.run(*floatOnly, *noBase, *jsonOut); err != nil {
 		return fail(stderr, err)
 	}
 	return 0
+}
+
+type compiler struct {
+	path, out      string
+	o              pipeline.Options
+	qf             *evalFlags
+	stdout, stderr io.Writer
+}
+
+// run compiles the model at the chosen ratios and, for the report's
+// comparison, at r = 1 (INT4-only) and r = 0 (TB-only) from the same
+// calibration, then writes the IR, report.json and utilisation.svg.
+func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
+	m, err := pipeline.Load(c.path, c.o)
+	if err != nil {
+		return err
+	}
+	if floatOnly || c.stopped(pipeline.Canonical()) {
+		return writeIR(c.out, m)
+	}
+	h, err := c.qf.hardware()
+	if err != nil {
+		return err
+	}
+	cal, _, err := c.qf.calibrate(m, "pimc compile", c.stderr)
+	if err != nil {
+		return fmt.Errorf("%s: calibrate: %w", c.path, err)
+	}
+	dualnet.SetCalibration(m, cal)
+	ratios, err := c.qf.layerRatios(m)
+	if err != nil {
+		return err
+	}
+	chosen, err := c.quantize(m, ratios, h, true)
+	if err != nil {
+		return err
+	}
+	if err := writeIR(c.out, chosen); err != nil {
+		return err
+	}
+	if c.o.StopAfter != "" && c.o.StopAfter != "partition" {
+		return nil
+	}
+	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen})
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.path, err)
+	}
+	var i4, tb *cost.Report
+	if !noBaselines {
+		if i4, err = c.baseline(m, 1, h, cost.LabelINT4Only); err != nil {
+			return err
+		}
+		if tb, err = c.baseline(m, 0, h, cost.LabelTBOnly); err != nil {
+			return err
+		}
+	}
+	file := cost.NewReportFile(rep, i4, tb)
+	if err := writeFile(filepath.Join(c.out, "report.json"), func(w io.Writer) error { return cost.WriteJSON(w, file) }); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(c.out, "utilisation.svg"), func(w io.Writer) error { return cost.WriteUtilisationSVG(w, rep) }); err != nil {
+		return err
+	}
+	if jsonOut {
+		return cost.WriteJSON(c.stdout, file)
+	}
+	return cost.WriteTable(c.stdout, rep, file.Comparison)
+}
+
+// stopped reports whether -stop-after names a pass in list.
+func (c *compiler) stopped(list []ir.Pass) bool {
+	return c.o.StopAfter != "" && ir.FindPass(list, c.o.StopAfter) >= 0
+}
+
+// quantize runs dual-split, quantize and partition on a copy of the
+// calibrated canonical module. Dumps and -stop-after apply to the chosen
+// variant only.
+func (c *compiler) quantize(m *ir.Module, r dualnet.Ratios, h *hw.Hardware, chosen bool) (*ir.Module, error) {
+	q := m.Clone()
+	f := c.qf
+	opts := dualnet.Options{Ratios: r,
+		Split: dualnet.SplitOptions{KeepFirst: f.keepFirst, KeepLast: f.keepLast, Granularity: f.granularity},
+		Quant: dualnet.QuantOptions{NoFit: f.noFit, NoBiasCorrection: f.noBC}}
+	list := pipeline.Quantize(opts)[1:] // calibrate already ran on m
+	o := c.o
+	if !chosen {
+		o = pipeline.Options{VerifyEach: c.o.VerifyEach}
+	}
+	if err := pipeline.Run(q, list, o); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.path, err)
+	}
+	return q, nil
+}
+
+func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label string) (*cost.Report, error) {
+	q, err := c.quantize(m, dualnet.Uniform(r), h, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s baseline: %w", label, err)
+	}
+	rep, err := cost.Evaluate(q, h, cost.Options{Label: label})
+	if err != nil {
+		return nil, fmt.Errorf("%s baseline: %w", label, err)
+	}
+	return rep, nil
+}
+
+func writeFile(path string, fn func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := fn(&b); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // writeIR writes DIR/ir.txt and DIR/ir.dot.
