@@ -33,3 +33,6 @@ func planesAVX2(x *uint8, n int, flip uint8, nplanes int, out *uint32)
 
 //go:noescape
 func geBytesAVX2(x *uint8, n int, tauMinus1 int8, out *uint8)
+
+//go:noescape
+func dot8AVX2(x *uint8, w *int8, n, stride int, out *int32)

@@ -4,10 +4,14 @@ package dualnet
 
 var useAVX2 = false
 
-func dot4AVX2(x *uint8, w *int8, n, stride int, out *int32) { panic("BUG: no AVX2 kernel on this architecture") }
+func dot4AVX2(x *uint8, w *int8, n, stride int, out *int32) {
+	panic("BUG: no AVX2 kernel on this architecture")
+}
 
 func geBitsAVX2(x *uint8, n int, tauMinus1 int8, out *uint32) { panic("BUG: no AVX2 kernel") }
 
 func planesAVX2(x *uint8, n int, flip uint8, nplanes int, out *uint32) { panic("BUG: no AVX2 kernel") }
 
 func geBytesAVX2(x *uint8, n int, tauMinus1 int8, out *uint8) { panic("BUG: no AVX2 kernel") }
+
+func dot8AVX2(x *uint8, w *int8, n, stride int, out *int32) { panic("BUG: no AVX2 kernel") }

@@ -18,6 +18,8 @@ type ExecOptions struct {
 	HW *hw.Hardware
 	// Workers bounds RunBatch's parallelism (default GOMAXPROCS).
 	Workers int
+	// tap makes Run record layers' pre-activation sums (runTap).
+	tap bool
 }
 
 // ADC is the analog read-out model of one PIM pool: partial sums are
@@ -89,12 +91,21 @@ type Executor struct {
 	pool    sync.Pool
 	sram    ADC
 	edram   ADC
+	tap     bool
 }
 
 type state struct {
 	codes   [][]int32
 	floats  []*ir.Tensor
 	scratch map[int]any
+	// tap, when set, receives each layer's per-channel sums of the
+	// pre-activation (acc·M + B)/2^S in output-code units (bias correction).
+	tap map[string]*tapSum
+}
+
+type tapSum struct {
+	sum, sq []float64
+	n       float64
 }
 
 // Run executes a quantized module once with the default hardware.
@@ -122,6 +133,7 @@ func NewExecutor(m *ir.Module, o ExecOptions) (*Executor, error) {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
 	e.sram, e.edram = ADCs(o.HW)
+	e.tap = o.tap
 	id := map[*ir.Value]int{}
 	g := m.Graph
 	addSlot := func(v *ir.Value, s slotInfo) int {
@@ -625,4 +637,31 @@ func (s *poolStep) run(st *state) error {
 		}
 	}
 	return nil
+}
+
+// runTap runs inputs one by one and returns, per layer node name, the mean
+// and the mean square of the pre-activation per output channel in
+// output-code units.
+func (e *Executor) runTap(inputs [][]*ir.Tensor) (map[string][2][]float64, error) {
+	st := e.newState()
+	st.tap = map[string]*tapSum{}
+	for _, in := range inputs {
+		for i, s := range e.ins {
+			st.floats[s] = in[i]
+		}
+		for _, s := range e.steps {
+			if err := s.run(st); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := map[string][2][]float64{}
+	for k, t := range st.tap {
+		m, q := make([]float64, len(t.sum)), make([]float64, len(t.sum))
+		for c := range t.sum {
+			m[c], q[c] = t.sum[c]/t.n, t.sq[c]/t.n
+		}
+		out[k] = [2][]float64{m, q}
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package dualnet
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 
 	"pimc/ir"
@@ -14,6 +15,8 @@ import (
 // its path, and requantizes. Codes are held as u = x + xoff (xoff =
 // 2^(x_bits−1) for signed inputs, 0 otherwise) in bytes.
 type mmStep struct {
+	name                           string
+	tap                            bool
 	idx                            int // scratch key
 	x, y, res                      int
 	batch                          int
@@ -25,7 +28,8 @@ type mmStep struct {
 	gemm                           bool
 	xbits                          int
 	xoff                           int32
-	runs                           []int      // per (ky, kx): offset of the window pixel in the NHWC buffer
+	runs                           []run      // gather runs of the window vector from the NHWC buffer
+	chAll                          [][]int32  // per group: output channel of each block row (-1: padding)
 	ipaths                         []*intPath // per group; nil entries for empty paths
 	tpath                          *tbPath
 	tau                            uint8 // threshold on u
@@ -68,7 +72,7 @@ type mmScratch struct {
 	xp     []uint8
 	padded bool
 	xcol   []uint8
-	acc    []int64 // per output channel
+	acc    []int32 // [16][block rows]
 	pacc   []int64 // per path row
 	dots   []int32
 	planes []uint64 // per tile: [plane][tw]
@@ -86,7 +90,7 @@ const simdChunk = 4096
 
 func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() int) (step, error) {
 	xs := n.In(0).Type.Shape
-	s := &mmStep{idx: len(e.steps), x: e.slots[id[n.In(0)]].store, res: -1, sram: e.sram, edram: e.edram}
+	s := &mmStep{name: n.Name, tap: e.tap, idx: len(e.steps), x: e.slots[id[n.In(0)]].store, res: -1, sram: e.sram, edram: e.edram}
 	xin := e.slots[id[n.In(0)]]
 	s.xbits = int(n.Int("x_bits", 8))
 	if xin.bits > s.xbits || s.xbits > 8 {
@@ -145,7 +149,14 @@ func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() in
 	s.kpad = (s.kg + 31) &^ 31
 	for ky := 0; ky < s.kh; ky++ {
 		for kx := 0; kx < s.kw; kx++ {
-			s.runs = append(s.runs, (ky*s.dh*s.wp+kx*s.dw)*s.cin)
+			r := run{dst: (ky*s.kw + kx) * s.cg, src: (ky*s.dh*s.wp + kx*s.dw) * s.cin, n: s.cg}
+			// Neighbouring pixels of one kernel row are adjacent in the
+			// NHWC buffer when all channels are read: merge their runs.
+			if l := len(s.runs) - 1; l >= 0 && s.cg == s.cin && s.runs[l].dst+s.runs[l].n == r.dst && s.runs[l].src+s.runs[l].n == r.src {
+				s.runs[l].n += r.n
+				continue
+			}
+			s.runs = append(s.runs, r)
 		}
 	}
 	// canon maps the IR weight layout [rows][cg][kh][kw] to the canonical
@@ -191,6 +202,24 @@ func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() in
 			}
 			s.ipaths = append(s.ipaths, newIntPath(w[g*s.ocg*s.kg:(g+1)*s.ocg*s.kg], ch, wb, s.kg, s.kpad, s.xbits, s.sram))
 		}
+	}
+	// Block rows per group: the SRAM path's rows (padded to 4), then the
+	// TB path's.
+	for g, p := range s.ipaths {
+		var ch []int32
+		if p != nil {
+			ch = append(ch, p.ch...)
+			for len(ch) < p.rowsPad {
+				ch = append(ch, -1)
+			}
+		}
+		if g == 0 && s.tpath != nil {
+			ch = append(ch, s.tpath.ch...)
+			for len(ch)%4 != 0 {
+				ch = append(ch, -1)
+			}
+		}
+		s.chAll = append(s.chAll, ch)
 	}
 	s.y = e.slots[codeOut()].store
 	return s, nil
@@ -281,7 +310,11 @@ func (s *mmStep) scratch(st *state) *mmScratch {
 	if v, ok := st.scratch[s.idx]; ok {
 		return v.(*mmScratch)
 	}
-	sc := &mmScratch{xcol: make([]uint8, s.kpad), acc: make([]int64, s.cout*s.oh*s.ow), pacc: make([]int64, s.cout+4),
+	rall := 0
+	for _, ch := range s.chAll {
+		rall = max(rall, len(ch))
+	}
+	sc := &mmScratch{xcol: make([]uint8, s.kpad), acc: make([]int32, 16*rall+8), pacc: make([]int64, s.cout+4),
 		dots: make([]int32, s.cout+8), xp: make([]uint8, s.hp*s.wp*s.cin)}
 	tw := 1
 	for _, p := range s.ipaths {
@@ -347,65 +380,90 @@ func (s *mmStep) run(st *state) error {
 		}
 		acc := sc.acc
 		for g := 0; g < s.groups; g++ {
-			for pix := 0; pix < P; pix++ {
-				xcol := sc.xcol
-				if s.gemm {
-					copy(xcol, xp[:s.kg])
-				} else {
-					oy, ox := pix/s.ow, pix%s.ow
-					base := (oy*s.sh*s.wp+ox*s.sw)*s.cin + g*s.cg
-					gatherRuns(xcol, xp, base, s.runs, s.cg)
-				}
-				if p := s.ipaths[g]; p != nil {
-					p.dot(xcol, sc, int64(s.xoff))
-					if !s.sram.Exact() {
-						planeBits(xcol, uint8(s.xoff), s.xbits, sc.pl)
-						p.adcCorrect(sc, s.xoff != 0, s.xbits, s.sram)
-					}
-					ap := acc[pix*s.cout : (pix+1)*s.cout]
-					for r, c := range p.ch {
-						ap[c] = sc.pacc[r]
-					}
-				}
-				if t := s.tpath; t != nil {
-					if t.bytes != nil {
-						geBytesAVX2(&xcol[0], s.kpad, int8(s.tau-1), &sc.bb[0])
-						t.bytes.dot(sc.bb, sc, 0)
-					} else {
-						geBits(xcol, s.tau, sc.ge)
-						t.dot(s.kg, sc, s.edram)
-					}
-					ap := acc[pix*s.cout : (pix+1)*s.cout]
-					for r, c := range t.ch {
-						ap[c] = sc.pacc[r]
-					}
-				}
+			chAll := s.chAll[g]
+			rall := len(chAll)
+			ip := s.ipaths[g]
+			toff := 0
+			if ip != nil {
+				toff = ip.rowsPad
 			}
-		}
-		// Requantize in blocks of 16 positions: acc is position-major,
-		// the output channel-major.
-		for p0 := 0; p0 < P; p0 += 16 {
-			p1 := min(p0+16, P)
-			for c := 0; c < s.cout; c++ {
-				q := s.rq[c]
-				sh := uint(q.S)
-				half := int64(0)
-				if sh > 0 {
-					half = int64(1) << (sh - 1)
+			for p0 := 0; p0 < P; p0 += 16 {
+				p1 := min(p0+16, P)
+				for pix := p0; pix < p1; pix++ {
+					xcol := sc.xcol
+					if s.gemm {
+						copy(xcol, xp[:s.kg])
+					} else {
+						oy, ox := pix/s.ow, pix%s.ow
+						base := (oy*s.sh*s.wp+ox*s.sw)*s.cin + g*s.cg
+						gatherRuns(xcol, xp, base, s.runs)
+					}
+					ap := acc[(pix-p0)*rall : (pix-p0+1)*rall+4]
+					if ip != nil {
+						ip.dot(xcol, ap, sc, int32(s.xoff))
+						if !s.sram.Exact() {
+							planeBits(xcol, uint8(s.xoff), s.xbits, sc.pl)
+							ip.adcCorrect(ap, sc, s.xoff != 0, s.xbits, s.sram)
+						}
+					}
+					if t := s.tpath; t != nil && g == 0 {
+						if t.bytes != nil {
+							geBytesAVX2(&xcol[0], s.kpad, int8(s.tau-1), &sc.bb[0])
+							t.bytes.dot(sc.bb, ap[toff:], sc, 0)
+						} else {
+							geBits(xcol, s.tau, sc.ge)
+							t.dot(s.kg, ap[toff:], sc, s.edram)
+						}
+					}
 				}
-				base := q.B + half
-				out := outImg[c*P+p0 : c*P+p1]
-				if resImg != nil {
-					rs := resImg[c*P+p0 : c*P+p1]
+				if s.tap && st.tap != nil {
+					t := st.tap[s.name]
+					if t == nil {
+						t = &tapSum{sum: make([]float64, s.cout), sq: make([]float64, s.cout)}
+						st.tap[s.name] = t
+					}
+					for r, c := range chAll {
+						if c < 0 {
+							continue
+						}
+						q := s.rq[c]
+						f := math.Ldexp(1, -int(q.S))
+						for i := 0; i < p1-p0; i++ {
+							v := (float64(acc[i*rall+r])*float64(q.M) + float64(q.B)) * f
+							t.sum[c] += v
+							t.sq[c] += v * v
+						}
+					}
+					if g == 0 {
+						t.n += float64(p1 - p0)
+					}
+				}
+				// Requantize the block: acc is position-major, the output
+				// channel-major.
+				for r, c := range chAll {
+					if c < 0 {
+						continue
+					}
+					q := s.rq[c]
+					sh := uint(q.S)
+					half := int64(0)
+					if sh > 0 {
+						half = int64(1) << (sh - 1)
+					}
+					base := q.B + half
+					out := outImg[int(c)*P+p0 : int(c)*P+p1]
+					if resImg != nil {
+						rs := resImg[int(c)*P+p0 : int(c)*P+p1]
+						for i := range out {
+							v := (int64(acc[i*rall+r])*q.M + int64(rs[i])*q.R + base) >> sh
+							out[i] = int32(min(max(v, s.lo), s.hi))
+						}
+						continue
+					}
 					for i := range out {
-						v := (acc[(p0+i)*s.cout+c]*q.M + int64(rs[i])*q.R + base) >> sh
+						v := (int64(acc[i*rall+r])*q.M + base) >> sh
 						out[i] = int32(min(max(v, s.lo), s.hi))
 					}
-					continue
-				}
-				for i := range out {
-					v := (acc[(p0+i)*s.cout+c]*q.M + base) >> sh
-					out[i] = int32(min(max(v, s.lo), s.hi))
 				}
 			}
 		}
@@ -413,70 +471,65 @@ func (s *mmStep) run(st *state) error {
 	return nil
 }
 
-// dot computes every row's exact dot product Σ x·w into sc.pacc, where
-// xcol holds u = x + xoff.
-func (p *intPath) dot(xcol []uint8, sc *mmScratch, xoff int64) {
-	pacc := sc.pacc[:p.rows]
-	if p.simd {
-		dots := sc.dots[:p.rowsPad+4]
-		if p.kpad <= simdChunk {
-			for r := 0; r < p.rowsPad; r += 4 {
-				dot4AVX2(&xcol[0], &p.w[r*p.kpad], p.kpad, p.kpad, &dots[r])
-			}
-			for r := range pacc {
-				pacc[r] = int64(dots[r]) - xoff*p.wsum[r]
-			}
-			return
+// dot computes every row's exact dot product Σ x·w into dst[:rowsPad]
+// (padding rows get 0), where xcol holds u = x + xoff.
+func (p *intPath) dot(xcol []uint8, dst []int32, sc *mmScratch, xoff int32) {
+	dst = dst[:p.rowsPad+4]
+	switch {
+	case p.simd && p.kpad <= simdChunk:
+		r := 0
+		for ; r+8 <= p.rowsPad; r += 8 {
+			dot8AVX2(&xcol[0], &p.w[r*p.kpad], p.kpad, p.kpad, &dst[r])
 		}
-		clear(pacc)
-		part := dots[p.rowsPad : p.rowsPad+4]
+		if r < p.rowsPad {
+			dot4AVX2(&xcol[0], &p.w[r*p.kpad], p.kpad, p.kpad, &dst[r])
+		}
+	case p.simd:
+		clear(dst[:p.rowsPad])
+		part := dst[p.rowsPad : p.rowsPad+4]
 		for r := 0; r < p.rowsPad; r += 4 {
 			for k0 := 0; k0 < p.kpad; k0 += simdChunk {
 				n := min(simdChunk, p.kpad-k0)
 				dot4AVX2(&xcol[k0], &p.w[r*p.kpad+k0], n, p.kpad, &part[0])
-				for i := 0; i < 4 && r+i < p.rows; i++ {
-					pacc[r+i] += int64(part[i])
+				for i := 0; i < 4; i++ {
+					dst[r+i] += part[i]
 				}
 			}
 		}
-		for r := range pacc {
-			pacc[r] -= xoff * p.wsum[r]
-		}
-		return
-	}
-	if p.simd8 {
+	case p.simd8:
 		// u = 16·hi + lo with hi, lo ≤ 15: pair sums of nibble × int8
 		// stay below 2·15·127, so 256-row chunks fit 16-bit lanes.
 		lo, hi := sc.lo[:p.kpad], sc.hi[:p.kpad]
 		for k, u := range xcol[:p.kpad] {
 			lo[k], hi[k] = u&15, u>>4
 		}
-		clear(pacc)
-		part := sc.dots[p.rowsPad : p.rowsPad+4]
-		var ph [4]int32
+		clear(dst[:p.rowsPad])
+		var pl, ph [4]int32
 		for r := 0; r < p.rowsPad; r += 4 {
 			for k0 := 0; k0 < p.kpad; k0 += 256 {
 				n := min(256, p.kpad-k0)
-				dot4AVX2(&lo[k0], &p.w[r*p.kpad+k0], n, p.kpad, &part[0])
+				dot4AVX2(&lo[k0], &p.w[r*p.kpad+k0], n, p.kpad, &pl[0])
 				dot4AVX2(&hi[k0], &p.w[r*p.kpad+k0], n, p.kpad, &ph[0])
-				for i := 0; i < 4 && r+i < p.rows; i++ {
-					pacc[r+i] += int64(part[i]) + 16*int64(ph[i])
+				for i := 0; i < 4; i++ {
+					dst[r+i] += pl[i] + 16*ph[i]
 				}
 			}
 		}
-		for r := range pacc {
-			pacc[r] -= xoff * p.wsum[r]
+	default:
+		xs := xcol[:p.kg]
+		for r := 0; r < p.rowsPad; r++ {
+			w := p.w[r*p.kpad : r*p.kpad+p.kg]
+			var s int32
+			for k, u := range xs {
+				s += int32(u) * int32(w[k])
+			}
+			dst[r] = s
 		}
-		return
 	}
-	xs := xcol[:p.kg]
-	for r := range pacc {
-		w := p.w[r*p.kpad : r*p.kpad+p.kg]
-		var s int64
-		for k, u := range xs {
-			s += int64(u) * int64(w[k])
+	if xoff != 0 {
+		for r := 0; r < p.rows; r++ {
+			dst[r] -= xoff * int32(p.wsum[r])
 		}
-		pacc[r] = s - xoff*p.wsum[r]
 	}
 }
 
@@ -484,7 +537,7 @@ func (p *intPath) dot(xcol []uint8, sc *mmScratch, xoff int64) {
 // plane i and weight bit column j whose count p exceeds the converter's
 // range, the exact contribution ±2^(i+j)·p is replaced by ±2^(i+j)·sat.
 // sc.pl holds the input bit planes of the whole vector.
-func (p *intPath) adcCorrect(sc *mmScratch, signed bool, xbits int, adc ADC) {
+func (p *intPath) adcCorrect(dst []int32, sc *mmScratch, signed bool, xbits int, adc ADC) {
 	sat := adc.Sat()
 	tw := p.tw
 	stride := len(sc.pl) / 8
@@ -507,6 +560,10 @@ func (p *intPath) adcCorrect(sc *mmScratch, signed bool, xbits int, adc ADC) {
 			}
 		}
 		if unsafe == 0 {
+			continue
+		}
+		if tw == 2 {
+			p.correct2(dst, planes, unsafe, t, sat, signed, xbits)
 			continue
 		}
 		for r := 0; r < p.rows; r++ {
@@ -536,7 +593,7 @@ func (p *intPath) adcCorrect(sc *mmScratch, signed bool, xbits int, adc ADC) {
 					if neg {
 						d = -d
 					}
-					sc.pacc[r] += d
+					dst[r] += int32(d)
 				}
 			}
 		}
@@ -545,9 +602,14 @@ func (p *intPath) adcCorrect(sc *mmScratch, signed bool, xbits int, adc ADC) {
 
 // dot computes every ternary row's accumulator Σ_tiles (ADC(p+) − ADC(p−))
 // into sc.pacc; sc.ge holds the binary activations b = [u ≥ tau].
-func (p *tbPath) dot(kg int, sc *mmScratch, adc ADC) {
+func (p *tbPath) dot(kg int, dst []int32, sc *mmScratch, adc ADC) {
 	pacc := sc.pacc[:p.rows]
 	clear(pacc)
+	defer func() {
+		for r, v := range pacc {
+			dst[r] = int32(v)
+		}
+	}()
 	tw := p.tw
 	exact := adc.Exact()
 	sat := adc.Sat()
@@ -681,20 +743,56 @@ func tileWords(src []uint32, k0, k1 int, dst []uint64) {
 	}
 }
 
-// gatherRuns copies one run of n bytes per kernel offset from the NHWC
-// image into the window vector.
-func gatherRuns(xcol, xp []uint8, base int, runs []int, n int) {
-	if n%8 == 0 {
-		for i, o := range runs {
-			src := xp[base+o : base+o+n : base+o+n]
-			dst := xcol[i*n : (i+1)*n : (i+1)*n]
-			for j := 0; j+8 <= n; j += 8 {
-				binary.LittleEndian.PutUint64(dst[j:], binary.LittleEndian.Uint64(src[j:]))
+// gatherRuns copies the window's runs from the NHWC image into the
+// window vector.
+func gatherRuns(xcol, xp []uint8, base int, runs []run) {
+	for _, r := range runs {
+		src := xp[base+r.src : base+r.src+r.n : base+r.src+r.n]
+		dst := xcol[r.dst : r.dst+r.n : r.dst+r.n]
+		j := 0
+		for ; j+8 <= r.n; j += 8 {
+			binary.LittleEndian.PutUint64(dst[j:], binary.LittleEndian.Uint64(src[j:]))
+		}
+		for ; j < r.n; j++ {
+			dst[j] = src[j]
+		}
+	}
+}
+
+// run copies n bytes from offset src (relative to the window's first pixel
+// in the NHWC buffer) to position dst of the window vector.
+type run struct{ dst, src, n int }
+
+// correct2 is adcCorrect's inner loop for two-word tiles (64 < R ≤ 128).
+func (p *intPath) correct2(dst []int32, planes []uint64, unsafe, t, sat int, signed bool, xbits int) {
+	wb := p.wbits
+	for i := 0; i < xbits; i++ {
+		if unsafe>>i&1 == 0 {
+			continue
+		}
+		b0, b1 := planes[2*i], planes[2*i+1]
+		negI := signed && i == xbits-1
+		for r := 0; r < p.rows; r++ {
+			base := (r*p.ntiles + t) * wb
+			wc := p.wcol[2*base : 2*(base+wb) : 2*(base+wb)]
+			var d int64
+			for j := 0; j < wb; j++ {
+				cnt := bits.OnesCount64(b0&wc[2*j]) + bits.OnesCount64(b1&wc[2*j+1])
+				if cnt <= sat {
+					continue
+				}
+				v := int64(sat-cnt) << uint(j)
+				if j == wb-1 {
+					v = -v
+				}
+				d += v
+			}
+			if d != 0 {
+				if negI {
+					d = -d
+				}
+				dst[r] += int32(d << uint(i))
 			}
 		}
-		return
-	}
-	for i, o := range runs {
-		copy(xcol[i*n:(i+1)*n], xp[base+o:base+o+n])
 	}
 }

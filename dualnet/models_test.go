@@ -230,3 +230,35 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestDataFreeFromBatchNorm: a model with BatchNorm calibrates without
+// data from the recorded BN statistics and still classifies.
+func TestDataFreeFromBatchNorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	const model = "testdata/models/cifar10/resnet20_bn_amandashi95.onnx"
+	if _, err := os.Stat(repoPath(model)); err != nil {
+		t.Skip(err)
+	}
+	m := loadModel(t, model)
+	var warned []string
+	cal, err := dualnet.DataFree(m, dualnet.CalibOptions{FitSamples: 4, Synthetic: 8, Warn: func(s string) { warned = append(warned, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cal.Source != "bn" || len(warned) != 0 {
+		t.Fatalf("source %q, warnings %v", cal.Source, warned)
+	}
+	ins, labels := images(t, m, "testdata/data/cifar10/cifar10_test_first100_lossless_eran.csv", "cifar10", 50)
+	q := quantize(t, loadModel(t, model), cal, 1)
+	e, err := dualnet.NewExecutor(q, dualnet.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := top1(runAll(t, e, ins), labels)
+	t.Logf("data-free INT4-only top-1 on 50 images: %.2f", acc)
+	if acc < 0.3 {
+		t.Errorf("data-free INT4-only top-1 %.2f", acc)
+	}
+}

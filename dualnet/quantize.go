@@ -154,6 +154,9 @@ func Quantize(m *ir.Module, c *Calibration, o QuantOptions) error {
 	if err := l.emit(); err != nil {
 		return err
 	}
+	if err := l.seqCorrect(); err != nil {
+		return err
+	}
 	m.Level = ir.LevelQuantized
 	m.Meta[metaReport] = l.reports
 	return nil
@@ -410,6 +413,14 @@ type layerPlan struct {
 	beta     float64
 	alpha    []float64
 	fitStats []lsStat
+	// Sequential bias correction: the float pre-activation's mean per
+	// channel over the fit samples, and the emitted node and bounds.
+	floatSum []float64
+	floatSq  []float64
+	floatN   float64
+	emitted  *ir.Node
+	accMax   []float64
+	resMax   float64
 }
 
 type lsStat struct{ n, sz, sy, szz, szy float64 }
@@ -867,6 +878,8 @@ func (l *lowering) emitLayer(n *ir.Node) error {
 			resMax = p.res.maxCode()
 		}
 		r := FixedPoint(p.accScale[ch]/float64(p.out.scale), mr, p.bias[ch]/float64(p.out.scale), accMax, resMax)
+		p.accMax = append(p.accMax, accMax)
+		p.resMax = resMax
 		copy(rq.I[ch*4:], []int64{r.M, r.B, r.S, r.R})
 	}
 	wshape := func(rows int) []int64 {
@@ -937,6 +950,7 @@ func (l *lowering) emitLayer(n *ir.Node) error {
 	}
 	setOutAttrs(nn, p.out, l.relu[n])
 	l.code[out] = nn.Out(0)
+	p.emitted = nn
 	l.reports = append(l.reports, p.report())
 	return nil
 }

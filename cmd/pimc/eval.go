@@ -43,6 +43,7 @@ type evalFlags struct {
 	granularity   int
 	synthetic     int
 	fitSamples    int
+	idealADC      bool
 }
 
 // runEval measures top-1 accuracy of a model in FP32, INT4-only (r = 1),
@@ -54,24 +55,11 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: pimc %s\n\nFlags:\n", evalUsage)
 		fs.PrintDefaults()
 	}
-	f := &evalFlags{data: dataset.AddFlags(fs)}
-	fs.StringVar(&f.calib, "calib", "", "Calibration data set (same format and preprocessing flags as --data); default: data-free calibration")
-	fs.IntVar(&f.calibLimit, "calib-limit", 256, "Use the first `N` images of --calib")
-	fs.StringVar(&f.calibMethod, "calib-method", "mse", "Activation clipping: mse or percentile")
-	fs.Float64Var(&f.ratio, "ratio", 0.5, "Fraction `R` of each split layer's output channels on the INT4 path")
-	fs.StringVar(&f.ratios, "ratios", "", "JSON `FILE` of per-layer ratios keyed by node name (others use --ratio)")
-	fs.BoolVar(&f.keepFirst, "keep-first", true, "Keep the first conv/FC layer unsplit at INT8")
-	fs.BoolVar(&f.keepLast, "keep-last", true, "Keep the last conv/FC layer (the classifier) unsplit at INT8")
-	fs.IntVar(&f.granularity, "granularity", 1, "Round each layer's INT4 channel count to a multiple of `G`")
-	fs.StringVar(&f.hwFile, "hw", "", "Hardware description `FILE` (array rows, ADC bits; default: the built-in dualpim-28nm)")
+	f := addQuantFlags(fs)
 	fs.BoolVar(&f.json, "json", false, "Print the result as JSON")
-	fs.BoolVar(&f.noFit, "no-fit", false, "Use TWN's α·β for the TB path instead of the least-squares fit")
-	fs.BoolVar(&f.noBC, "no-bias-correction", false, "Disable bias correction")
 	fs.IntVar(&f.workers, "workers", 0, "Images evaluated in parallel (default: the number of CPUs)")
 	fs.StringVar(&f.progress, "progress", "auto", "Progress bar on stderr: auto (on a terminal), on or off")
 	fs.BoolVar(&f.skipBaselines, "dual-only", false, "Skip the FP32, INT4-only and TB-only runs")
-	fs.IntVar(&f.synthetic, "synthetic", 32, "Synthetic inputs for data-free calibration")
-	fs.IntVar(&f.fitSamples, "fit-samples", 32, "Calibration images used for the least-squares fits (0: none)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -84,17 +72,14 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pimc eval: %s\nRun 'pimc help eval' for details.\n", fmt.Sprintf(format, a...))
 		return 2
 	}
+	if msg := f.check(); msg != "" {
+		return usageErr("%s", msg)
+	}
 	switch {
 	case len(pos) != 1:
 		return usageErr("want exactly one MODEL.onnx, got %d arguments", len(pos))
 	case f.data.Data == "":
 		return usageErr("--data is required")
-	case !(f.ratio >= 0 && f.ratio <= 1):
-		return usageErr("--ratio %v outside [0, 1]", f.ratio)
-	case f.calibMethod != "mse" && f.calibMethod != "percentile":
-		return usageErr("--calib-method must be mse or percentile, not %q", f.calibMethod)
-	case f.calibLimit <= 0:
-		return usageErr("--calib-limit must be positive")
 	case f.progress != "auto" && f.progress != "on" && f.progress != "off":
 		return usageErr("--progress must be auto, on or off")
 	}
@@ -359,13 +344,190 @@ func score(b *batches, f *evalFlags, stderr io.Writer, label string, fn func(*ir
 	return int(correct.Load()), firstErr
 }
 
-func evaluate(path string, f *evalFlags, stderr io.Writer) (*evalResult, error) {
+// addQuantFlags registers the quantization flags eval shares with
+// `infer --quantized` (ratios, split policy, calibration, hardware) and the
+// dataset flags that --data and --calib use.
+func addQuantFlags(fs *flag.FlagSet) *evalFlags {
+	f := &evalFlags{data: dataset.AddFlags(fs)}
+	fs.StringVar(&f.calib, "calib", "", "Calibration data set (same format and preprocessing flags as --data); default: data-free calibration")
+	fs.IntVar(&f.calibLimit, "calib-limit", 256, "Use the first `N` images of --calib")
+	fs.StringVar(&f.calibMethod, "calib-method", "mse", "Activation clipping: mse or percentile")
+	fs.Float64Var(&f.ratio, "ratio", 0.5, "Fraction `R` of each split layer's output channels on the INT4 path")
+	fs.StringVar(&f.ratios, "ratios", "", "JSON `FILE` of per-layer ratios keyed by node name (others use --ratio)")
+	fs.BoolVar(&f.keepFirst, "keep-first", true, "Keep the first conv/FC layer unsplit at INT8")
+	fs.BoolVar(&f.keepLast, "keep-last", true, "Keep the last conv/FC layer (the classifier) unsplit at INT8")
+	fs.IntVar(&f.granularity, "granularity", 1, "Round each layer's INT4 channel count to a multiple of `G`")
+	fs.StringVar(&f.hwFile, "hw", "", "Hardware description `FILE` (array rows, ADC bits; default: the built-in dualpim-28nm)")
+	fs.BoolVar(&f.idealADC, "ideal-adc", false, "Treat both pools' ADCs as exact (quantization error only)")
+	fs.BoolVar(&f.noFit, "no-fit", false, "Use TWN's α·β for the TB path instead of the least-squares fit")
+	fs.BoolVar(&f.noBC, "no-bias-correction", false, "Disable bias correction")
+	fs.IntVar(&f.synthetic, "synthetic", 32, "Synthetic inputs for data-free calibration")
+	fs.IntVar(&f.fitSamples, "fit-samples", 256, "Calibration images used for the least-squares fits and bias correction (0: none)")
+	return f
+}
+
+// check validates the quantization flags; it returns a usage message or "".
+func (f *evalFlags) check() string {
+	switch {
+	case !(f.ratio >= 0 && f.ratio <= 1):
+		return fmt.Sprintf("--ratio %v outside [0, 1]", f.ratio)
+	case f.calibMethod != "mse" && f.calibMethod != "percentile":
+		return fmt.Sprintf("--calib-method must be mse or percentile, not %q", f.calibMethod)
+	case f.calibLimit <= 0:
+		return "--calib-limit must be positive"
+	case f.granularity < 0 || f.fitSamples < 0 || f.synthetic <= 0:
+		return "--granularity, --fit-samples and --synthetic must not be negative"
+	}
+	return ""
+}
+
+// hardware returns the description the flags select.
+func (f *evalFlags) hardware() (*hw.Hardware, error) {
 	h := hw.Default()
 	if f.hwFile != "" {
 		var err error
 		if h, err = hw.Load(f.hwFile); err != nil {
 			return nil, err
 		}
+	}
+	if f.idealADC {
+		c := *h
+		c.SRAM.ADCIdeal, c.EDRAM.ADCIdeal = true, true
+		h = &c
+	}
+	return h, nil
+}
+
+// layerRatios returns --ratio, overridden per layer by --ratios.
+func (f *evalFlags) layerRatios(m *ir.Module) (dualnet.Ratios, error) {
+	if f.ratios == "" {
+		return dualnet.Uniform(f.ratio), nil
+	}
+	r, err := dualnet.ParseRatios(f.ratios, m)
+	if err != nil {
+		return r, err
+	}
+	r.Default = f.ratio
+	return r, nil
+}
+
+// calibrate calibrates the float module m from --calib (its first
+// --calib-limit images, in batches of the model's batch size) or, without
+// --calib, data-free. warn prefixes warnings.
+func (f *evalFlags) calibrate(m *ir.Module, warn string, stderr io.Writer) (*dualnet.Calibration, evalCalib, error) {
+	// FitSamples counts model inputs; a batch-10 model takes 10 images each.
+	fit := f.fitSamples
+	if _, batch, err := modelSpec(m); err == nil && batch > 1 && fit > 0 {
+		fit = max(1, fit/batch)
+	}
+	co := dualnet.CalibOptions{Method: f.calibMethod, Workers: f.workers, Synthetic: f.synthetic, FitSamples: fit,
+		Warn: func(s string) { fmt.Fprintf(stderr, "%s: warning: %s\n", warn, s) }}
+	if f.fitSamples == 0 {
+		co.FitSamples = -1
+	}
+	if f.calib == "" {
+		cal, err := dualnet.DataFree(m, co)
+		if err != nil {
+			return nil, evalCalib{}, err
+		}
+		return cal, evalCalib{Source: cal.Source, Method: cal.Method}, nil
+	}
+	spec, batch, err := modelSpec(m)
+	if err != nil {
+		return nil, evalCalib{}, err
+	}
+	o, err := f.data.Options(spec)
+	if err != nil {
+		return nil, evalCalib{}, err
+	}
+	o.Offset, o.Limit, o.ReadTensor = 0, f.calibLimit, readTensorProto
+	if o.LabelsPath != "" && f.calib != f.data.Data {
+		o.LabelsPath = ""
+	}
+	// Image folders and tar files are sorted by class: their first images
+	// are one class. There the calibration images are a fixed stride
+	// through the whole set instead, one class-balanced slice.
+	f0, err := dataset.Open(f.calib, dataset.Options{Format: o.Format, Spec: o.Spec, Limit: 1, ReadTensor: readTensorProto, LabelsPath: o.LabelsPath})
+	if err != nil {
+		return nil, evalCalib{}, fmt.Errorf("--calib: %w", err)
+	}
+	strided := f0.Format() == dataset.FormatFolder || f0.Format() == dataset.FormatTar
+	if strided {
+		o.Limit = 0
+	}
+	cs, err := dataset.Open(f.calib, o)
+	if err != nil {
+		return nil, evalCalib{}, fmt.Errorf("--calib: %w", err)
+	}
+	if strided && cs.Len() > f.calibLimit {
+		if cs, err = cs.Strided(0, cs.Len()/f.calibLimit); err != nil {
+			return nil, evalCalib{}, err
+		}
+		if cs, err = cs.Subset(0, min(cs.Len(), f.calibLimit)); err != nil {
+			return nil, evalCalib{}, err
+		}
+	}
+	cb := &batches{set: cs, batch: batch, shape: append([]int64{}, m.Graph.Inputs[0].Type.Shape...)}
+	samples := make([]*ir.Tensor, cb.count())
+	for i := range samples {
+		samples[i], _ = cb.tensor(i)
+	}
+	cal, err := dualnet.Calibrate(m, samples, co)
+	if err != nil {
+		return nil, evalCalib{}, err
+	}
+	return cal, evalCalib{Source: cal.Source, Data: f.calib, Images: cs.Len(), Method: cal.Method}, nil
+}
+
+// quantize loads the model afresh and runs dual-split and quantize with
+// the given ratios and calibration.
+func (f *evalFlags) quantize(path string, r dualnet.Ratios, cal *dualnet.Calibration) (*ir.Module, error) {
+	q, err := loadEvalModel(path)
+	if err != nil {
+		return nil, err
+	}
+	so := dualnet.SplitOptions{KeepFirst: f.keepFirst, KeepLast: f.keepLast, Granularity: f.granularity}
+	if err := dualnet.Split(q, r, so); err != nil {
+		return nil, err
+	}
+	if err := dualnet.Quantize(q, cal, dualnet.QuantOptions{NoFit: f.noFit, NoBiasCorrection: f.noBC}); err != nil {
+		return nil, err
+	}
+	if err := ir.Verify(q); err != nil {
+		return nil, fmt.Errorf("internal error: quantized IR invalid: %w", err)
+	}
+	return q, nil
+}
+
+// quantizedModel is what `pimc infer --quantized` needs: the model loaded,
+// calibrated, split at --ratio/--ratios and quantized, and the hardware
+// description whose ADCs the executor models. Warnings go to stderr with
+// the prefix warn.
+func quantizedModel(path string, f *evalFlags, warn string, stderr io.Writer) (*ir.Module, *hw.Hardware, error) {
+	h, err := f.hardware()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := loadEvalModel(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := f.layerRatios(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	cal, _, err := f.calibrate(m, warn, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := f.quantize(path, r, cal)
+	return q, h, err
+}
+
+func evaluate(path string, f *evalFlags, stderr io.Writer) (*evalResult, error) {
+	h, err := f.hardware()
+	if err != nil {
+		return nil, err
 	}
 	m, err := loadEvalModel(path)
 	if err != nil {
@@ -384,58 +546,22 @@ func evaluate(path string, f *evalFlags, stderr io.Writer) (*evalResult, error) 
 			return nil, fmt.Errorf("%s: item %d (%s) has no label", f.data.Data, i, set.Item(i))
 		}
 	}
-	shape := append([]int64{}, m.Graph.Inputs[0].Type.Shape...)
-	eb := &batches{set: set, batch: batch, shape: shape}
-	var ratios dualnet.Ratios
-	if f.ratios != "" {
-		if ratios, err = dualnet.ParseRatios(f.ratios, m); err != nil {
-			return nil, err
-		}
-		ratios.Default = f.ratio
-	} else {
-		ratios = dualnet.Uniform(f.ratio)
+	eb := &batches{set: set, batch: batch, shape: append([]int64{}, m.Graph.Inputs[0].Type.Shape...)}
+	ratios, err := f.layerRatios(m)
+	if err != nil {
+		return nil, err
 	}
 	res := &evalResult{Model: m.Name, Data: f.data.Data, Images: set.Len(), Ratio: f.ratio, RatiosFile: f.ratios,
 		HW: h.Name, Seconds: map[string]float64{}, Correct: map[string]int{}}
 	sram, edram := dualnet.ADCs(h)
 	res.ADC = map[string]string{"sram": adcString(sram), "edram": adcString(edram)}
 
-	// Calibration.
-	co := dualnet.CalibOptions{Method: f.calibMethod, Workers: f.workers, Synthetic: f.synthetic, FitSamples: f.fitSamples,
-		Warn: func(s string) { fmt.Fprintf(stderr, "pimc eval: warning: %s\n", s) }}
-	if f.fitSamples == 0 {
-		co.FitSamples = -1
-	}
-	var cal *dualnet.Calibration
 	t0 := time.Now()
-	if f.calib != "" {
-		o, err := f.data.Options(spec)
-		if err != nil {
-			return nil, err
-		}
-		o.Offset, o.Limit, o.ReadTensor = 0, f.calibLimit, readTensorProto
-		if o.LabelsPath != "" && f.calib != f.data.Data {
-			o.LabelsPath = ""
-		}
-		cs, err := dataset.Open(f.calib, o)
-		if err != nil {
-			return nil, fmt.Errorf("--calib: %w", err)
-		}
-		cb := &batches{set: cs, batch: batch, shape: shape}
-		samples := make([]*ir.Tensor, cb.count())
-		for i := range samples {
-			samples[i], _ = cb.tensor(i)
-		}
-		if cal, err = dualnet.Calibrate(m, samples, co); err != nil {
-			return nil, err
-		}
-		res.Calib = evalCalib{Source: cal.Source, Data: f.calib, Images: cs.Len(), Method: cal.Method}
-	} else {
-		if cal, err = dualnet.DataFree(m, co); err != nil {
-			return nil, err
-		}
-		res.Calib = evalCalib{Source: cal.Source, Images: 0, Method: cal.Method}
+	cal, ci, err := f.calibrate(m, "pimc eval", stderr)
+	if err != nil {
+		return nil, err
 	}
+	res.Calib = ci
 	res.Seconds["calibrate"] = time.Since(t0).Seconds()
 
 	if !f.skipBaselines {
@@ -461,22 +587,11 @@ func evaluate(path string, f *evalFlags, stderr io.Writer) (*evalResult, error) 
 	if f.skipBaselines {
 		variants = variants[2:]
 	}
-	so := dualnet.SplitOptions{KeepFirst: f.keepFirst, KeepLast: f.keepLast, Granularity: f.granularity}
-	qo := dualnet.QuantOptions{NoFit: f.noFit, NoBiasCorrection: f.noBC}
 	for _, v := range variants {
 		t0 = time.Now()
-		q, err := loadEvalModel(path)
+		q, err := f.quantize(path, v.ratios, cal)
 		if err != nil {
 			return nil, err
-		}
-		if err := dualnet.Split(q, v.ratios, so); err != nil {
-			return nil, err
-		}
-		if err := dualnet.Quantize(q, cal, qo); err != nil {
-			return nil, err
-		}
-		if err := ir.Verify(q); err != nil {
-			return nil, fmt.Errorf("internal error: quantized IR invalid: %w", err)
 		}
 		ex, err := dualnet.NewExecutor(q, dualnet.ExecOptions{HW: h, Workers: 1})
 		if err != nil {

@@ -1,0 +1,321 @@
+package dualnet
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pimc/ir"
+)
+
+func TestTWN(t *testing.T) {
+	w := []float32{0.9, -0.1, 0.3, -0.8, 0.05, 0}
+	// mean|W| = 2.15/6, Δ = 0.7·that = 0.250833; |W| > Δ: 0.9, 0.3, 0.8.
+	tc, alpha, delta := TWN(w)
+	want := []int8{1, 0, 1, -1, 0, 0}
+	for i := range want {
+		if tc[i] != want[i] {
+			t.Fatalf("t = %v, want %v", tc, want)
+		}
+	}
+	if math.Abs(float64(delta)-0.7*2.15/6) > 1e-6 {
+		t.Errorf("Δ = %v", delta)
+	}
+	if math.Abs(float64(alpha)-2.0/3) > 1e-6 {
+		t.Errorf("α = %v, want 2/3", alpha)
+	}
+	if e := TernaryError([]float32{1, -1, 1, -1}); e != 0 {
+		t.Errorf("ternary error of a ternary vector = %v", e)
+	}
+	if tz, a, _ := TWN([]float32{0, 0}); a != 0 || tz[0] != 0 {
+		t.Errorf("all-zero channel: t %v α %v", tz, a)
+	}
+}
+
+func TestMSEScale(t *testing.T) {
+	// Values on the grid of scale 0.1 (max 0.7) quantize exactly at 0.1.
+	w := []float32{0.7, -0.3, 0.1, 0, -0.7, 0.2}
+	if s := MSEScale(w, 7); math.Abs(float64(s)-0.1) > 1e-7 {
+		t.Errorf("scale %v, want 0.1", s)
+	}
+	// One outlier: clipping it lowers the total error.
+	w = []float32{1, 0.1, -0.1, 0.12, -0.11, 0.09, 0.1, -0.1, 0.1, 0.1, 0.1, 0.1}
+	if s := MSEScale(w, 7); !(s < 1.0/7) {
+		t.Errorf("scale %v did not clip the outlier", s)
+	}
+	codes, s := QuantizeChannel([]float32{0.7, -0.7, 0.3}, 7)
+	if codes[0] != 7 || codes[1] != -7 || codes[2] != 3 || math.Abs(float64(s)-0.1) > 1e-7 {
+		t.Errorf("codes %v scale %v", codes, s)
+	}
+}
+
+func TestRoundShift(t *testing.T) {
+	cases := []struct {
+		x    int64
+		s    uint
+		want int64
+	}{
+		{5, 1, 3}, {4, 1, 2}, {3, 1, 2}, {-3, 1, -1}, {-5, 1, -2}, {-4, 1, -2},
+		{7, 2, 2}, {6, 2, 2}, {-6, 2, -1}, {-7, 2, -2}, {9, 0, 9}, {-1, 62, 0},
+	}
+	for _, c := range cases {
+		if got := RoundShift(c.x, c.s); got != c.want {
+			t.Errorf("RoundShift(%d, %d) = %d, want %d", c.x, c.s, got, c.want)
+		}
+	}
+}
+
+func TestFixedPoint(t *testing.T) {
+	for _, m := range []float64{1e-6, 0.0123, 0.5, 0.999, 3.7, 1000} {
+		q := FixedPoint(m, 0.25, 1.5, 1<<20, 255)
+		if q.M <= 0 || q.M > maxMult || q.R > maxMult || q.S < 1 || q.S > 62 {
+			t.Fatalf("m=%v: %+v out of range", m, q)
+		}
+		real := float64(q.M) / math.Ldexp(1, int(q.S))
+		if math.Abs(real-m)/m > 1e-6 && m > 1e-5 {
+			t.Errorf("m=%v: M/2^S = %v", m, real)
+		}
+		// acc·M stays in int64 for the bound given.
+		if float64(1<<20)*float64(q.M) >= math.Ldexp(1, 62) {
+			t.Errorf("m=%v: overflow bound violated", m)
+		}
+		// y = round(acc·m + res·0.25 + 1.5)
+		acc, res := int64(12345), int64(-7)
+		want := math.Floor(float64(acc)*m + float64(res)*0.25 + 1.5 + 0.5) // half up
+		if got := q.Apply(acc, res); math.Abs(float64(got)-want) > 1 {
+			t.Errorf("m=%v: Apply = %d, want ≈ %v", m, got, want)
+		}
+	}
+}
+
+func TestQuantizeValue(t *testing.T) {
+	cases := []struct {
+		x, s   float32
+		lo, hi int64
+		want   int64
+	}{
+		{0.625, 0.25, 0, 15, 2},   // 2.5 → 2 (half to even)
+		{0.875, 0.25, 0, 15, 4},   // 3.5 → 4
+		{-0.875, 0.25, -8, 7, -4}, // −3.5 → −4
+		{0.35, 0.1, 0, 15, 3},     // float32: 0.35/0.1 = 3.4999… → 3
+		{9, 0.5, -8, 7, 7},        // saturates
+		{-9, 0.5, -8, 7, -8},
+		{-1, 0.5, 0, 15, 0},
+		{float32(math.NaN()), 1, 0, 15, 0},
+	}
+	for _, c := range cases {
+		if got := QuantizeValue(c.x, c.s, c.lo, c.hi); got != c.want {
+			t.Errorf("QuantizeValue(%v, %v) = %d, want %d", c.x, c.s, got, c.want)
+		}
+	}
+}
+
+func TestThresholdFit(t *testing.T) {
+	// Half the values are 0.1, half 1.0, scale 0.1 (codes 1 and 10): the
+	// best binarization keeps only the large ones, β = 1.
+	h := NewHist()
+	for i := 0; i < 100; i++ {
+		h.Add([]float32{0.1, 1.0})
+	}
+	tau, beta := h.ThresholdFit(0.1, 15)
+	if tau < 2 || tau > 10 || math.Abs(beta-1.0) > 0.03 {
+		t.Errorf("τ = %d, β = %v; want τ in 2..10, β ≈ 1", tau, beta)
+	}
+	// Activation scale by MSE over a uniform distribution at 4 bits: no
+	// clipping pays, so the scale is ≈ max/15.
+	u := NewHist()
+	for i := 0; i < 3000; i++ {
+		u.Add([]float32{float32(i) / 3000})
+	}
+	if s := u.MSEScale(4, false); s < 0.9/15 || s > 1.01/15 {
+		t.Errorf("uniform MSE scale %v, want ≈ %v", s, 1.0/15)
+	}
+	if s := u.PercentileScale(4, false, 50); math.Abs(float64(s)*15-0.5) > 0.02 {
+		t.Errorf("50th percentile scale %v, want ≈ %v", s, 0.5/15)
+	}
+}
+
+func TestSelectINT4(t *testing.T) {
+	got := SelectINT4([]float64{0.1, 0.5, 0.3, 0.5, 0.2}, 3)
+	want := []int{1, 2, 3}
+	if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("SelectINT4 = %v, want %v", got, want)
+	}
+}
+
+func TestParseRatios(t *testing.T) {
+	m := testNet(t)
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(dir, "r.json")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	r, err := ParseRatios(write(`{"conv2": 0.25, "fc1": 1}`), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.PerLayer["conv2"] != 0.25 || r.PerLayer["fc1"] != 1 {
+		t.Errorf("ratios %v", r.PerLayer)
+	}
+	for _, c := range []struct{ file, want string }{
+		{`{"conv9": 0.5}`, `key "conv9"`},
+		{`{"conv2": 1.5}`, `key "conv2": ratio 1.5 outside [0, 1]`},
+		{`{"conv3": -0.1}`, `key "conv3"`},
+		{`{"conv3": "half"}`, `key "conv3": ratio "half" is not a number`},
+		{`[0.5]`, `JSON object`},
+	} {
+		_, err := ParseRatios(write(c.file), m)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want it to mention %q", c.file, err, c.want)
+		}
+	}
+	// A ratio for a layer the policy keeps at INT8 is refused by Split.
+	r, err = ParseRatios(write(`{"conv1": 0.5}`), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Split(m, r, DefaultSplitOptions()); err == nil || !strings.Contains(err.Error(), "conv1") {
+		t.Errorf("Split with a ratio for the kept first layer: %v", err)
+	}
+}
+
+func TestSplitRatios(t *testing.T) {
+	m := testNet(t)
+	r := Ratios{Default: 0.5, PerLayer: map[string]float64{"conv2": 0, "conv3": 1, "conv5": 0.3}}
+	if err := Split(m, r, DefaultSplitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	plan := m.Meta[metaSplit].(SplitPlan)
+	want := map[string]struct {
+		prec string
+		n4   int
+	}{"conv1": {"int8", 0}, "conv2": {"tb", 0}, "conv3": {"int4", 16}, "conv4": {"dual", 8}, "conv5": {"dual", 7}, "fc1": {"dual", 10}, "fc2": {"int8", 0}}
+	for name, w := range want {
+		p := plan[name]
+		if p.Precision != w.prec || p.N4 != w.n4 {
+			t.Errorf("%s: %s n4=%d, want %s n4=%d", name, p.Precision, p.N4, w.prec, w.n4)
+		}
+	}
+	// Channels on the INT4 path are those with the largest TWN error.
+	p := plan["conv5"]
+	minIn, maxOut := math.Inf(1), 0.0
+	for _, c := range p.INT4 {
+		minIn = math.Min(minIn, p.Errors[c])
+	}
+	for _, c := range p.TB {
+		maxOut = math.Max(maxOut, p.Errors[c])
+	}
+	if minIn < maxOut {
+		t.Errorf("INT4 channels are not the largest-error ones: min %v < max TB %v", minIn, maxOut)
+	}
+	// Without keep-first/keep-last every layer is split.
+	m2 := testNet(t)
+	if err := Split(m2, Uniform(0.5), SplitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if p := m2.Meta[metaSplit].(SplitPlan)["conv1"]; p.Precision != "dual" {
+		t.Errorf("conv1 with keep-first off: %s", p.Precision)
+	}
+}
+
+// TestDeterminism: the same calibration data gives the same quantized IR,
+// whatever the number of calibration workers.
+func TestDeterminism(t *testing.T) {
+	var texts []string
+	for _, workers := range []int{1, 2, 3} {
+		m := testNet(t)
+		o := DefaultOptions()
+		o.Samples = randInputs(m, 12, 1)
+		o.Calib.Workers = workers
+		if err := Compile(m, o); err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, m.String())
+	}
+	for i := 1; i < len(texts); i++ {
+		if texts[i] != texts[0] {
+			t.Fatalf("quantized IR differs between runs:\n%s\n----\n%s", texts[0], texts[i])
+		}
+	}
+}
+
+// TestQuantizedCloseToFloat: with all layers INT8/INT4 the quantized
+// network's logits follow the float network's.
+func TestQuantizedCloseToFloat(t *testing.T) {
+	m := testNet(t)
+	ins := randInputs(m, 16, 1)
+	var fl []*ir.Tensor
+	for _, in := range ins {
+		env, err := runFloat(m, []*ir.Tensor{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the logits before Softmax
+		for _, n := range m.Graph.Nodes {
+			if n.Name == "fc2" {
+				fl = append(fl, env[n.Out(0)])
+			}
+		}
+	}
+	q := quantizeNet(t, testNet(t), 1, ins)
+	// Compare the dequantized logits (the Softmax input).
+	var logits *ir.Value
+	for _, n := range q.Graph.Nodes {
+		if n.Op == ir.OpDequantize {
+			logits = n.Out(0)
+		}
+	}
+	q.Graph.Outputs = []*ir.Value{logits}
+	e, err := NewExecutor(q, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var num, den float64
+	for i, in := range ins {
+		out, err := e.Run([]*ir.Tensor{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range out[0].F {
+			d := float64(v - fl[i].F[j])
+			num += d * d
+			den += float64(fl[i].F[j]) * float64(fl[i].F[j])
+		}
+	}
+	if rel := math.Sqrt(num / den); rel > 0.35 {
+		t.Errorf("relative logit error %.3f", rel)
+	} else {
+		t.Logf("relative logit error %.3f", rel)
+	}
+}
+
+// TestQATScalesKept: an activation QuantizeLinear→DequantizeLinear pair is
+// removed and its trained scale fixes the activation's clipping range.
+func TestQATScalesKept(t *testing.T) {
+	b := newGB(t, "qat")
+	x := b.input("x", 1, 3, 6, 6)
+	c1 := b.relu("relu1", b.conv("conv1", x, 8, 3, 1))
+	s := b.m.AddConst("s", ir.FloatTensor([]float32{0.02}))
+	zp := b.m.AddConst("zp", ir.IntTensor(ir.Uint8, []int64{0}))
+	q := b.node(ir.OpQuantizeLinear, "q", []*ir.Value{c1, s, zp}, nil)
+	dq := b.node(ir.OpDequantizeLinear, "dq", []*ir.Value{q, s, zp}, nil)
+	c2 := b.relu("relu2", b.conv("conv2", dq, 8, 3, 1))
+	c3 := b.conv("conv3", c2, 4, 1, 0)
+	b.output(c3)
+	m := quantizeNet(t, b.m, 0.5, randInputs(b.m, 4, 1))
+	for _, n := range m.Graph.Nodes {
+		if n.Name == "conv1" {
+			// uint8 QAT range 0..255 at 0.02 → clip 5.1 → 4-bit scale 0.34.
+			if got := n.Float("scale", 0); math.Abs(float64(got)-5.1/15) > 1e-6 {
+				t.Errorf("conv1 output scale %v, want %v", got, 5.1/15)
+			}
+			return
+		}
+	}
+	t.Fatalf("conv1 not found:\n%s", m)
+}
