@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"pimc/backend"
+	"pimc/backend/isa"
 	"pimc/cost"
 	"pimc/dualnet"
 	"pimc/hw"
@@ -91,6 +93,9 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if c.o.StopAfter != "" && c.o.StopAfter != "partition" {
 		return nil
 	}
+	if err := writeProgram(c.out, chosen, h); err != nil {
+		return fmt.Errorf("%s: %w", c.path, err)
+	}
 	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen})
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
@@ -152,6 +157,22 @@ func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label strin
 		return nil, fmt.Errorf("%s baseline: %w", label, err)
 	}
 	return rep, nil
+}
+
+// writeProgram emits the instruction streams and writes DIR/program.pimb
+// and its listing DIR/program.s.
+func writeProgram(dir string, m *ir.Module, h *hw.Hardware) error {
+	bin, err := backend.Emit(m, h)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "program.pimb"), isa.Encode(bin), 0o644); err != nil {
+		return fmt.Errorf("writing program.pimb: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "program.s"), []byte(isa.Disassemble(bin)), 0o644); err != nil {
+		return fmt.Errorf("writing program.s: %w", err)
+	}
+	return nil
 }
 
 func writeFile(path string, fn func(io.Writer) error) error {

@@ -1,0 +1,121 @@
+package runtime_test
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"pimc/cost"
+	"pimc/dualnet"
+	"pimc/hw"
+	"pimc/ir"
+	"pimc/mapping"
+	"pimc/runtime"
+)
+
+// TestAgreesWithCostModel runs the real models (batch 1) through the
+// simulator and compares its per-inference counts, energy and latency with
+// the compile-time cost model evaluated with the backend's mapping
+// (im2col). Every count must agree exactly except the ones docs/simulator.md
+// explains; latency and energy within 1%.
+func TestAgreesWithCostModel(t *testing.T) {
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-12s %5s %12s %12s %7s %12s %7s %14s %14s %7s\n", "model", "r", "sim clk", "cost clk", "Δ%", "+shared bus", "Δ%", "sim fJ", "cost fJ", "Δ%")
+	for _, mc := range realModels {
+		if _, err := os.Stat(repoPath(mc.model)); err != nil {
+			t.Skip(err)
+		}
+		m := loadModel(t, mc.model)
+		if m.Graph.Inputs[0].Type.Shape[0] != 1 {
+			continue // the cost model maps one image per inference
+		}
+		ins := images(t, m, mc.data, mc.preset, 4)
+		cal, err := dualnet.Calibrate(m, ins[:1], dualnet.CalibOptions{FitSamples: -1, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []float64{0, 0.5, 1} {
+			q := quantize(t, loadModel(t, mc.model), cal, r)
+			h := hw.Default()
+			rep, err := cost.Evaluate(q, h, cost.Options{Mapping: mapping.Options{Schemes: []mapping.Scheme{mapping.Im2col}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := compile(t, q, h)
+			_, st, err := runtime.Run(p, []runtime.Tensor{toRT(ins[0])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareCost(t, fmt.Sprintf("%s r=%g", mc.name, r), st, rep, q)
+			inf := st.Inference
+			simClk := inf.LatencyClk - inf.DMAIOClk
+			fmt.Fprintf(&table, "%-12s %5g %12d %12d %7.3f %12d %7.3f %14.6g %14.6g %7.3f\n", mc.name, r, simClk, rep.Totals.LatencyClk,
+				pct(float64(simClk), float64(rep.Totals.LatencyClk)), sharedBusLatency(rep), pct(float64(simClk), float64(sharedBusLatency(rep))),
+				inf.EnergyFJ.Total(), rep.Totals.Energy.Total, pct(inf.EnergyFJ.Total(), rep.Totals.Energy.Total))
+		}
+	}
+	t.Logf("simulator vs cost model (im2col, default chip; sim clk excludes the input/output DMA):\n%s", table.String())
+}
+
+func pct(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * (a - b) / b
+}
+
+func compareCost(t *testing.T, name string, st *runtime.Stats, rep *cost.Report, q *ir.Module) {
+	t.Helper()
+	sc, cc := st.Inference.Counts, rep.Totals.Counts
+	for _, f := range []struct {
+		what      string
+		sim, cost int64
+	}{
+		{"macs", sc.MACs, cc.MACs},
+		{"adc_conversions", sc.ADCConversions, cc.ADCConversions},
+		{"driver_row_cycles", sc.DriverRowCycles, cc.DriverRowCycles},
+		{"ppu_ops", sc.PPUOps, cc.PPUOps},
+		// The DMA reads the outputs out of the buffer; the cost model does
+		// not charge that read.
+		{"buffer_read_bits", sc.BufferReadBits - st.Inference.Engines[0].Counts.BufferReadBits, cc.BufferReadBits},
+		{"buffer_write_bits", sc.BufferWriteBits, cc.BufferWriteBits},
+		{"weight_rows_written", sc.WeightRowsWritten, cc.WeightRowsWritten},
+		{"dma_bytes", sc.DMABytes, cc.DMABytes},
+	} {
+		if f.sim != f.cost {
+			t.Errorf("%s: %s: simulator %d, cost model %d", name, f.what, f.sim, f.cost)
+		}
+	}
+	// Refreshes depend on the latency, which differs slightly (see
+	// docs/simulator.md): compare within 1% plus one retention period.
+	if d := math.Abs(float64(sc.Refreshes - cc.Refreshes)); d > 0.01*float64(cc.Refreshes)+128*32 {
+		t.Errorf("%s: refreshes: simulator %d, cost model %d", name, sc.Refreshes, cc.Refreshes)
+	}
+	inf := st.Inference
+	want := sharedBusLatency(rep)
+	if d := math.Abs(pct(float64(inf.LatencyClk-inf.DMAIOClk), float64(want))); d > 1 {
+		t.Errorf("%s: latency: simulator %d (+%d DMA I/O), cost model %d (%d with the shared DMA bus): %.2f%% apart", name, inf.LatencyClk-inf.DMAIOClk, inf.DMAIOClk, rep.Totals.LatencyClk, want, d)
+	}
+	if d := math.Abs(pct(inf.EnergyFJ.Total(), rep.Totals.Energy.Total)); d > 1 {
+		t.Errorf("%s: energy: simulator %.6g fJ, cost model %.6g fJ: %.2f%% apart", name, inf.EnergyFJ.Total(), rep.Totals.Energy.Total, d)
+	}
+}
+
+// sharedBusLatency is the cost model's latency with the one difference
+// docs/simulator.md explains: both pools' weight reloads pass through the
+// one DMA bus, the SRAM pool's first, so in a layer where both reload the
+// eDRAM part finishes no earlier than the SRAM reload plus its own latency.
+func sharedBusLatency(rep *cost.Report) int64 {
+	lat := rep.Totals.LatencyClk
+	for _, l := range rep.Layers {
+		s, e := l.SRAM, l.EDRAM
+		if s.ReloadClk == 0 || e.LatencyClk == 0 {
+			continue
+		}
+		base := max(s.LatencyClk, e.LatencyClk, l.PPUClk)
+		lat += max(s.LatencyClk, s.ReloadClk+e.LatencyClk, l.PPUClk) - base
+	}
+	return lat
+}

@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package runtime
+
+const hasPOPCNT = false
+
+func sram44asm(x *uint64, s *int64, m3 int64, w *uint64, n int, acc *int64) {
+	panic("BUG: no assembly kernel on this architecture")
+}
+
+func sram44w1asm(x *uint64, s *int64, m3 int64, w *uint64, n int, acc *int64) {
+	panic("BUG: no assembly kernel on this architecture")
+}
