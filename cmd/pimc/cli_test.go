@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"pimc/dataset"
+	"pimc/frontend"
+	"pimc/ir"
 )
 
 const resnet20 = "../../testdata/models/cifar10/resnet20_bn_amandashi95.onnx"
@@ -31,6 +35,8 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{"help compile", []string{"help", "compile"}, 0, "", "usage: pimc compile"},
 		{"help unknown", []string{"help", "nope"}, 2, "unknown command", ""},
 		{"version", []string{"version"}, 0, "", "pimc "},
+		{"hw default", []string{"hw"}, 0, "", `"dualpim-28nm"`},
+		{"hw missing file", []string{"hw", "/nonexistent.json"}, 1, "nonexistent.json", ""},
 		{"bad flag", []string{"compile", "-nope", "x.onnx"}, 2, "flag provided but not defined", ""},
 		{"compile no model", []string{"compile"}, 2, "want exactly one", ""},
 		{"infer no -o", []string{"infer", "m.onnx"}, 2, "missing -o", ""},
@@ -167,5 +173,42 @@ func TestDotFormats(t *testing.T) {
 	svg, _ := os.ReadFile(filepath.Join(dir, "g.svg"))
 	if !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("BatchNormalization")) {
 		t.Errorf("svg after fold-constants should be an SVG still showing BatchNormalization")
+	}
+}
+
+// TestInferQuantized runs `pimc infer` in FP32 and with --quantized on a
+// real MNIST digit and checks that INT4-only agrees with FP32's class.
+func TestInferQuantized(t *testing.T) {
+	const model = "../../testdata/models/mnist/mnist-8_onnxzoo_cntk.onnx"
+	set, err := dataset.Open("../../testdata/data/mnist/t10k-images-idx3-ubyte.gz", dataset.Options{Limit: 1, Spec: dataset.Spec{C: 1, H: 28, W: 28, Scale: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "input_0.pb")
+	if err := frontend.WriteTensor(in, ir.FloatTensor(set.Image(0), 1, 1, 28, 28), "Input3"); err != nil {
+		t.Fatal(err)
+	}
+	argmax := func(args ...string) int {
+		out := filepath.Join(dir, "o"+strings.Join(args, ""))
+		code, _, errs := runCLI(append([]string{"infer", "-o", out}, append(args, model, in)...)...)
+		if code != 0 {
+			t.Fatalf("infer %v: %s", args, errs)
+		}
+		y, err := frontend.ReadTensor(filepath.Join(out, "output_0.pb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		best := 0
+		for i, v := range y.F {
+			if v > y.F[best] {
+				best = i
+			}
+		}
+		return best
+	}
+	fp, q := argmax(), argmax("--quantized", "--ratio", "1", "--calib", "../../testdata/data/mnist/t10k-images-idx3-ubyte.gz", "--preset", "mnist-raw", "--calib-limit", "50")
+	if fp != set.Label(0) || q != fp {
+		t.Errorf("label %d, FP32 class %d, INT4-only class %d", set.Label(0), fp, q)
 	}
 }

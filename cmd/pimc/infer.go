@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"pimc/dualnet"
 	"pimc/frontend"
 	"pimc/interp"
 	"pimc/ir"
@@ -13,10 +14,12 @@ import (
 )
 
 func runInfer(args []string, stdout, stderr io.Writer) int {
-	const use = "infer [flags] -o DIR MODEL.onnx [INPUT.pb ...]"
+	const use = "infer [--quantized [--ratio R | --ratios FILE] [--calib DATA] [--hw FILE]] [flags] -o DIR MODEL.onnx [INPUT.pb ...]"
 	fs := newFlagSet("infer", use, stderr)
 	out := fs.String("o", "", "Output directory for output_N.pb (required)")
+	quantized := fs.Bool("quantized", false, "Run the integer-exact DualNet reference executor instead of FP32 (see --ratio, --calib, --hw)")
 	pf := addPipeFlags(fs)
+	qf := addQuantFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return parseFailed(err, stderr, "infer")
@@ -45,15 +48,22 @@ func runInfer(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	m, err := pipeline.Load(pos[0], o)
-	if err != nil {
-		return fail(stderr, err)
+	var outs []*ir.Tensor
+	var m *ir.Module
+	if *quantized {
+		if msg := qf.check(); msg != "" {
+			return usageError(stderr, "infer", "%s", msg)
+		}
+		m, outs, err = inferQuantized(pos[0], qf, files, stderr)
+	} else {
+		m, err = pipeline.Load(pos[0], o)
+		if err == nil {
+			var inputs []*ir.Tensor
+			if inputs, err = matchInputs(m, files); err == nil {
+				outs, err = interp.Run(m, inputs)
+			}
+		}
 	}
-	inputs, err := matchInputs(m, files)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	outs, err := interp.Run(m, inputs)
 	if err != nil {
 		return fail(stderr, fmt.Errorf("%s: %w", pos[0], err))
 	}
@@ -132,6 +142,26 @@ func matchInputs(m *ir.Module, files []tensorFile) ([]*ir.Tensor, error) {
 		ins[i] = t
 	}
 	return ins, nil
+}
+
+// inferQuantized compiles the model to the DualNet IR (calibration,
+// split at --ratio/--ratios, quantization) and runs the integer-exact
+// executor with the hardware's ADC model; outputs are dequantized floats.
+func inferQuantized(path string, qf *evalFlags, files []tensorFile, stderr io.Writer) (*ir.Module, []*ir.Tensor, error) {
+	q, h, err := quantizedModel(path, qf, "pimc infer", stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	inputs, err := matchInputs(q, files)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := dualnet.NewExecutor(q, dualnet.ExecOptions{HW: h})
+	if err != nil {
+		return nil, nil, err
+	}
+	outs, err := e.Run(inputs)
+	return q, outs, err
 }
 
 // restoreOutputDTypes gives outputs the float16/float64 dtype the model

@@ -33,6 +33,7 @@ func init() {
 		{"run", "run [flags] -o DIR PROGRAM.pimb [INPUT.pb ...]", "Simulate a compiled program bit-exactly, with cycles and energy", runRun},
 		{"dis", "dis PROGRAM.pimb", "Print a compiled program as an assembly listing", runDis},
 		{"map", "map [--json] --array RxC --ifm HxW --kernel K --ic IC --oc OC [flags]", "Compare mapping schemes for one layer", runMap},
+		{"hw", "hw [--hw FILE]", "Print (and validate) a hardware description", runHw},
 		{"version", "version", "Print pimc's version", runVersion},
 		{"help", "help [COMMAND]", "Show help for a command", runHelp},
 	}
