@@ -29,6 +29,7 @@ var testPasses = []struct {
 	{"fuse-matmul-add", FuseMatMulAdd},
 	{"dce", EliminateDeadCode},
 	{"resolve-auto-pad", ResolveAutoPad},
+	{"lower-sum", LowerSum},
 }
 
 func passFunc(t *testing.T, name string) func(*ir.Module) error {

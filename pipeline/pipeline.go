@@ -31,6 +31,8 @@ func Canonical() []ir.Pass {
 			Doc: "turn auto_pad into explicit pads"},
 		{Name: "fuse-matmul-add", Run: passes.FuseMatMulAdd, Level: ir.LevelCanonical,
 			Doc: "MatMul by a constant plus a constant bias becomes Gemm"},
+		{Name: "lower-sum", Run: passes.LowerSum, Required: true, Level: ir.LevelCanonical,
+			Doc: "rewrite variadic Sum as binary Adds"},
 		{Name: "record-bn-stats", Run: dualnet.RecordBNStats, Level: ir.LevelCanonical,
 			Doc: "remember each BatchNorm's channel statistics for data-free calibration before folding removes them"},
 		{Name: "fold-batchnorm", Run: passes.FoldBatchNorm, Level: ir.LevelCanonical,

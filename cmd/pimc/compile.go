@@ -59,6 +59,10 @@ type compiler struct {
 	stdout, stderr io.Writer
 }
 
+// The report is costed with the mapping the backend emits (im2col
+// layouts, allocated by mapping.MapDual), so that report.json describes the
+// program the simulator runs; `pimc map` compares the other schemes.
+
 // run compiles the model at the chosen ratios and, for the report's
 // comparison, at r = 1 (INT4-only) and r = 0 (TB-only) from the same
 // calibration, then writes the IR, report.json and utilisation.svg.
@@ -96,7 +100,7 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if err := writeProgram(c.out, chosen, h); err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
-	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen})
+	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen, Mapping: backend.MappingOptions})
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
@@ -152,7 +156,7 @@ func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label strin
 	if err != nil {
 		return nil, fmt.Errorf("%s baseline: %w", label, err)
 	}
-	rep, err := cost.Evaluate(q, h, cost.Options{Label: label})
+	rep, err := cost.Evaluate(q, h, cost.Options{Label: label, Mapping: backend.MappingOptions})
 	if err != nil {
 		return nil, fmt.Errorf("%s baseline: %w", label, err)
 	}
