@@ -408,8 +408,10 @@ func (a *allocator) put(addr, n int) {
 	}
 }
 
-// mappingOptions restricts the allocation to im2col (see the package doc).
-var mappingOptions = mapping.Options{Schemes: []mapping.Scheme{mapping.Im2col}}
+// MappingOptions is the mapping the backend lays layers out with: im2col
+// only (see the package doc). Evaluate the cost model with it to compare
+// with the simulator (docs/cost.md, docs/simulator.md).
+var MappingOptions = mapping.Options{Schemes: []mapping.Scheme{mapping.Im2col}}
 
 // valueWidths gives every activation's stored width in bits per element,
 // by docs/cost.md's rule: graph inputs and float values by dtype; codes by

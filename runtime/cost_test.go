@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"pimc/backend"
 	"pimc/cost"
 	"pimc/dualnet"
 	"pimc/hw"
 	"pimc/ir"
-	"pimc/mapping"
 	"pimc/runtime"
 )
 
@@ -39,7 +39,7 @@ func TestAgreesWithCostModel(t *testing.T) {
 		for _, r := range []float64{0, 0.5, 1} {
 			q := quantize(t, loadModel(t, mc.model), cal, r)
 			h := hw.Default()
-			rep, err := cost.Evaluate(q, h, cost.Options{Mapping: mapping.Options{Schemes: []mapping.Scheme{mapping.Im2col}}})
+			rep, err := cost.Evaluate(q, h, cost.Options{Mapping: backend.MappingOptions})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -228,6 +228,15 @@ var variants = []hwVariant{
 		}
 	}},
 	{"few-arrays", func(h *hw.Hardware) { h.SRAM.Arrays, h.EDRAM.Arrays = 3, 2 }},
+	{"custom.json", func(h *hw.Hardware) {
+		// hw/testdata/custom.json: 256×256 arrays, 2-bit cells, 2 input
+		// bits per cycle, 64 rows active, ideal SRAM ADC, 6-bit eDRAM ADC.
+		c, err := hw.Load("../hw/testdata/custom.json")
+		if err != nil {
+			panic(err)
+		}
+		*h = *c
+	}},
 	{"small-arrays", func(h *hw.Hardware) {
 		for _, p := range []*hw.Pool{&h.SRAM, &h.EDRAM} {
 			p.Rows, p.Cols, p.RowsActivePerCycle, p.ColsPerADC, p.Arrays = 64, 64, 64, 8, 7

@@ -11,6 +11,10 @@ func TestKernelsAgree(t *testing.T) {
 	if !hasPOPCNT {
 		t.Skip("no assembly kernels here")
 	}
+	testKernels(t, true)
+}
+
+func testKernels(t *testing.T, vectors bool) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for it := 0; it < 2000; it++ {
 		gw := 1 + it%2
@@ -38,15 +42,23 @@ func TestKernelsAgree(t *testing.T) {
 			got[j] = want[j]
 		}
 		sramAny(x, xpop, W, want, 4, 4, gw, sat, signed)
-		if gw == 2 {
-			sram44(x, xpop, W, got, sat, signed)
-		} else {
-			sram44w1(x, xpop, W, got, sat, signed)
-		}
-		for j := range want {
-			if got[j] != want[j] {
-				t.Fatalf("gw %d sat %d signed %v channel %d: asm %d, Go %d", gw, sat, signed, j, got[j], want[j])
+		for _, vec := range []bool{false, true} {
+			if vec && (!hasVPOPCNT || !vectors) {
+				continue
+			}
+			useVector = vec
+			g := append([]int64(nil), got...)
+			if gw == 2 {
+				sram44(x, xpop, W, g, sat, signed)
+			} else {
+				sram44w1(x, xpop, W, g, sat, signed)
+			}
+			for j := range want {
+				if g[j] != want[j] {
+					t.Fatalf("gw %d sat %d signed %v avx512 %v channel %d: asm %d, Go %d", gw, sat, signed, vec, j, g[j], want[j])
+				}
 			}
 		}
+		useVector = vectors
 	}
 }

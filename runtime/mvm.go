@@ -319,6 +319,14 @@ func (m *Machine) mvm(e isa.Engine, o *op) {
 				}
 				continue
 			}
+			if gw == 1 {
+				x0 := x[0]
+				for j := range acc {
+					pm := W[2*j : 2*j+2 : 2*j+2]
+					acc[j] += int64(min(bits.OnesCount64(x0&pm[0]), s) - min(bits.OnesCount64(x0&pm[1]), s))
+				}
+				continue
+			}
 			for j := range acc {
 				pl := W[(2*j)*gw : (2*j+1)*gw]
 				mi := W[(2*j+1)*gw : (2*j+2)*gw]
@@ -365,6 +373,11 @@ func sram44(x []uint64, xpop []int, W []uint64, acc []int64, sat int, signed boo
 			m3 = -8
 		}
 		_ = W[8*len(acc)-1]
+		if hasVPOPCNT && useVector {
+			mw := [4]int64{1, 2, 4, m3}
+			sram44v(&x[0], &s[0], &mw[0], &W[0], len(acc), &acc[0])
+			return
+		}
 		sram44asm(&x[0], &s[0], m3, &W[0], len(acc), &acc[0])
 		return
 	}
@@ -464,6 +477,11 @@ func sram44w1(x []uint64, xpop []int, W []uint64, acc []int64, sat int, signed b
 			m3 = -8
 		}
 		_ = W[4*len(acc)-1]
+		if hasVPOPCNT && useVector {
+			mw := [4]int64{1, 2, 4, m3}
+			sram44w1v(&x[0], &s[0], &mw[0], &W[0], len(acc), &acc[0])
+			return
+		}
 		sram44w1asm(&x[0], &s[0], m3, &W[0], len(acc), &acc[0])
 		return
 	}
@@ -713,3 +731,6 @@ func (m *Machine) rowPlanes(c *winCache, win *window) {
 		}
 	}
 }
+
+// useVector lets tests compare the AVX-512 kernels with the scalar ones.
+var useVector = true

@@ -369,3 +369,152 @@ sram44w1asm_loop:
 	JNZ sram44w1asm_loop
 sram44w1asm_done:
 	RET
+
+// func cpuid7() (ebx, ecx uint32): CPUID leaf 7, subleaf 0.
+TEXT ·cpuid7(SB), NOSPLIT, $0-8
+	MOVL $7, AX
+	MOVL $0, CX
+	CPUID
+	MOVL BX, ebx+0(FP)
+	MOVL CX, ecx+4(FP)
+	RET
+
+// func xgetbv0() uint32: XCR0 (the OS-enabled register state).
+TEXT ·xgetbv0(SB), NOSPLIT, $0-4
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, ret+0(FP)
+	RET
+
+// func sram44v(x *uint64, s *int64, m *int64, w *uint64, n int, acc *int64)
+//
+// The AVX-512 (VL, DQ, VPOPCNTDQ) form of sram44asm: the four input
+// planes in the lanes of a vector; m holds the plane weights (1, 2, 4, ±8).
+TEXT ·sram44v(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), R8
+	MOVQ s+8(FP), R9
+	MOVQ m+16(FP), R10
+	MOVQ w+24(FP), SI
+	MOVQ n+32(FP), CX
+	MOVQ acc+40(FP), DI
+	TESTQ CX, CX
+	JLE sram44v_done
+	VMOVDQU64 (R8), Y8
+	VMOVDQU64 32(R8), Y9
+	VPUNPCKLQDQ Y9, Y8, Y10
+	VPUNPCKHQDQ Y9, Y8, Y11
+	VPERMQ $0xD8, Y10, Y0
+	VPERMQ $0xD8, Y11, Y1
+	VMOVDQU64 (R9), Y4
+	VMOVDQU64 (R10), Y5
+sram44v_loop:
+	VPXORQ Y6, Y6, Y6
+	VPBROADCASTQ 0(SI), Y2
+	VPANDQ Y0, Y2, Y2
+	VPOPCNTQ Y2, Y2
+	VPBROADCASTQ 8(SI), Y3
+	VPANDQ Y1, Y3, Y3
+	VPOPCNTQ Y3, Y3
+	VPADDQ Y3, Y2, Y2
+	VPMINUQ Y4, Y2, Y2
+	VPADDQ Y2, Y6, Y6
+	VPBROADCASTQ 16(SI), Y2
+	VPANDQ Y0, Y2, Y2
+	VPOPCNTQ Y2, Y2
+	VPBROADCASTQ 24(SI), Y3
+	VPANDQ Y1, Y3, Y3
+	VPOPCNTQ Y3, Y3
+	VPADDQ Y3, Y2, Y2
+	VPMINUQ Y4, Y2, Y2
+	VPSLLQ $1, Y2, Y2
+	VPADDQ Y2, Y6, Y6
+	VPBROADCASTQ 32(SI), Y2
+	VPANDQ Y0, Y2, Y2
+	VPOPCNTQ Y2, Y2
+	VPBROADCASTQ 40(SI), Y3
+	VPANDQ Y1, Y3, Y3
+	VPOPCNTQ Y3, Y3
+	VPADDQ Y3, Y2, Y2
+	VPMINUQ Y4, Y2, Y2
+	VPSLLQ $2, Y2, Y2
+	VPADDQ Y2, Y6, Y6
+	VPBROADCASTQ 48(SI), Y2
+	VPANDQ Y0, Y2, Y2
+	VPOPCNTQ Y2, Y2
+	VPBROADCASTQ 56(SI), Y3
+	VPANDQ Y1, Y3, Y3
+	VPOPCNTQ Y3, Y3
+	VPADDQ Y3, Y2, Y2
+	VPMINUQ Y4, Y2, Y2
+	VPSLLQ $3, Y2, Y2
+	VPSUBQ Y2, Y6, Y6
+	VPMULLQ Y5, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDQ X7, X6, X6
+	VPSHUFD $0x4E, X6, X7
+	VPADDQ X7, X6, X6
+	VMOVQ X6, AX
+	ADDQ AX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ sram44v_loop
+	VZEROUPPER
+sram44v_done:
+	RET
+
+// func sram44w1v(x *uint64, s *int64, m *int64, w *uint64, n int, acc *int64)
+//
+// The AVX-512 (VL, DQ, VPOPCNTDQ) form of sram44asm: the four input
+// planes in the lanes of a vector; m holds the plane weights (1, 2, 4, ±8).
+TEXT ·sram44w1v(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), R8
+	MOVQ s+8(FP), R9
+	MOVQ m+16(FP), R10
+	MOVQ w+24(FP), SI
+	MOVQ n+32(FP), CX
+	MOVQ acc+40(FP), DI
+	TESTQ CX, CX
+	JLE sram44w1v_done
+	VMOVDQU64 (R8), Y0
+	VMOVDQU64 (R9), Y4
+	VMOVDQU64 (R10), Y5
+sram44w1v_loop:
+	VPXORQ Y6, Y6, Y6
+	VPBROADCASTQ 0(SI), Y2
+	VPANDQ Y0, Y2, Y2
+	VPOPCNTQ Y2, Y2
+	VPMINUQ Y4, Y2, Y2
+	VPADDQ Y2, Y6, Y6
+	VPBROADCASTQ 8(SI), Y2
+	VPANDQ Y0, Y2, Y2
+	VPOPCNTQ Y2, Y2
+	VPMINUQ Y4, Y2, Y2
+	VPSLLQ $1, Y2, Y2
+	VPADDQ Y2, Y6, Y6
+	VPBROADCASTQ 16(SI), Y2
+	VPANDQ Y0, Y2, Y2
+	VPOPCNTQ Y2, Y2
+	VPMINUQ Y4, Y2, Y2
+	VPSLLQ $2, Y2, Y2
+	VPADDQ Y2, Y6, Y6
+	VPBROADCASTQ 24(SI), Y2
+	VPANDQ Y0, Y2, Y2
+	VPOPCNTQ Y2, Y2
+	VPMINUQ Y4, Y2, Y2
+	VPSLLQ $3, Y2, Y2
+	VPSUBQ Y2, Y6, Y6
+	VPMULLQ Y5, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDQ X7, X6, X6
+	VPSHUFD $0x4E, X6, X7
+	VPADDQ X7, X6, X6
+	VMOVQ X6, AX
+	ADDQ AX, (DI)
+	ADDQ $32, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ sram44w1v_loop
+	VZEROUPPER
+sram44w1v_done:
+	RET

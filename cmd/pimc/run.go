@@ -177,7 +177,7 @@ func writeRunOutputs(dir string, p *runtime.Program, outs []runtime.Tensor, st *
 	return nil
 }
 
-// BuildOptions says how buildProgram compiles a model.
+// buildOptions says how buildProgram compiles a model.
 type buildOptions struct {
 	HW    *hw.Hardware
 	Ratio float64
