@@ -125,6 +125,13 @@ func applyBinary(op ir.Op, dst *ir.Tensor, a, b *ir.Tensor) error {
 		})
 		return nil
 	}
+	if dst.DType.IsFloat() && sameShape(a.Shape, dst.Shape) && b.Len() == 1 {
+		// Scaling by a scalar (weight generators, normalisation): split too.
+		parallelFor(len(dst.F), 1<<15, func(lo, hi int) {
+			binF(op, dst.F[lo:hi], a.F[lo:hi], 1, b.F, 0)
+		})
+		return nil
+	}
 	bc := newBcast(dst.Shape, a.Shape, b.Shape)
 	var err error
 	if dst.DType.IsFloat() {
