@@ -239,9 +239,10 @@ func (l *lowering) seqCorrect() error {
 		so := float64(p.out.scale)
 		for c := 0; c < p.c; c++ {
 			if kind[c] == 't' {
-				// Measured on ResNet-20 at r = 0.5: moment matching the
-				// TB channels drops top-1 from 44% to 21% (their noise,
-				// not their scale, dominates); they keep the local fit.
+				// Measured on ResNet-20 at r = 0.5: matching the TB
+				// channels' means too drops top-1 from 44% to 21% (their
+				// noise dominates, not their offset or scale); they keep
+				// the local least-squares fit.
 				continue
 			}
 			mf := p.floatSum[c] / p.floatN / so

@@ -156,7 +156,11 @@ func printEval(w io.Writer, r *evalResult) {
 	fmt.Fprintf(w, "  dualnet     %8s  (%s, %s)\n", pct(&r.Dual), correct(r, "dual"), ratio)
 	fmt.Fprintf(w, "layers:\n")
 	for _, l := range r.Layers {
-		fmt.Fprintf(w, "  %-28s %-9s %-5s int4 %4d  tb %4d  k %5d\n", l.Name, l.Op, l.Precision, l.INT4, l.TB, l.K)
+		if l.Precision == "int8" {
+			fmt.Fprintf(w, "  %-28s %-5s %-5s %4d channels unsplit  k %5d\n", l.Name, l.Op, l.Precision, l.Channels, l.K)
+			continue
+		}
+		fmt.Fprintf(w, "  %-28s %-5s %-5s int4 %4d  tb %4d  k %5d\n", l.Name, l.Op, l.Precision, l.INT4, l.TB, l.K)
 	}
 }
 
