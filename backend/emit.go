@@ -22,7 +22,7 @@ func Emit(m *ir.Module, h *hw.Hardware) (*isa.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &emitter{m: m, h: h, loc: map[*ir.Value]*buffer{}, width: valueWidths(m)}
+	e := &emitter{m: m, h: h, loc: map[*ir.Value]*buffer{}, width: mapping.ValueWidths(m)}
 	e.p = &isa.Program{HWName: h.Name, Fingerprint: fp, Model: m.Name}
 	if err := e.plan(); err != nil {
 		return nil, err
@@ -412,47 +412,3 @@ func (a *allocator) put(addr, n int) {
 // only (see the package doc). Evaluate the cost model with it to compare
 // with the simulator (docs/cost.md, docs/simulator.md).
 var MappingOptions = mapping.Options{Schemes: []mapping.Scheme{mapping.Im2col}}
-
-// valueWidths gives every activation's stored width in bits per element,
-// by docs/cost.md's rule: graph inputs and float values by dtype; codes by
-// the producer's out_bits (bits for QuantizeInput); ops that keep their
-// input's dtype keep its width; anything else by dtype.
-func valueWidths(m *ir.Module) map[*ir.Value]int64 {
-	w := map[*ir.Value]int64{}
-	for _, v := range m.Graph.Inputs {
-		w[v] = dtypeBits(v.Type.DType)
-	}
-	for _, n := range m.Graph.Nodes {
-		for k, o := range n.Outputs {
-			if o == nil {
-				continue
-			}
-			w[o] = dtypeBits(o.Type.DType)
-			if k != 0 || o.Type.DType.IsFloat() {
-				continue
-			}
-			in := n.In(0)
-			switch {
-			case n.Int("out_bits", 0) > 0:
-				w[o] = n.Int("out_bits", 0)
-			case n.Op == ir.OpQuantizeInput:
-				w[o] = n.Int("bits", 8)
-			case in != nil && !in.IsConst() && in.Type.DType == o.Type.DType && w[in] > 0:
-				w[o] = w[in]
-			}
-		}
-	}
-	return w
-}
-
-func dtypeBits(dt ir.DType) int64 {
-	switch dt {
-	case ir.Bool, ir.Uint8, ir.Int8:
-		return 8
-	case ir.Uint16, ir.Int16, ir.Float16:
-		return 16
-	case ir.Int64, ir.Uint64, ir.Float64:
-		return 64
-	}
-	return 32
-}

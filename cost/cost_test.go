@@ -70,15 +70,17 @@ output %y: u8[1,16,2,2]
 //	      ops → ⌈64/16⌉ = 4 clk
 //	buffer writes = 64 outputs × 4 bits = 256, plus the graph input the DMA
 //	      deposits, 128 × 8 bits (u8) = 1024 → 1280
-//	DMA = input 1024 bits = 128 B + output 64 × 4 bits = 32 B → 160 B
+//	DMA = input 1024 bits = 128 B + output 64 × 4 bits = 32 B → 160 B;
+//	      sending the output out reads its 256 bits from the buffer, so
+//	      the layer reads 512 + 512 + 256 = 1280 bits
 //	latency = max(SRAM 32, eDRAM 8, PPU 4) = 32 clk = 0.32 µs (the PPU
 //	      overlaps the arrays); 36 clk without overlap
 //
 // Energies (fJ): SRAM MAC 2304·29 = 66816, ADC 512·60 = 30720, drivers
 // 512·20 = 10240, reads 512·100 = 51200 → 158976. eDRAM MAC 2304·4.2 =
 // 9676.8, ADC 64·60 = 3840, drivers 128·20 = 2560, reads 51200 → 67276.8.
-// PPU part: 64·250 = 16000, writes 1280·120 = 153600, DMA 160·32000 =
-// 5120000 → 5289600. Layer total 5515852.8. No reloads; refresh 128 rows ×
+// PPU part: 64·250 = 16000, output read 256·100 = 25600, writes 1280·120
+// = 153600, DMA 160·32000 = 5120000 → 5315200. Layer total 5541452.8. No reloads; refresh 128 rows ×
 // ⌊32/20000⌋ = 0.
 //
 // Memory: 576 INT4 weights × 4 + 576 ternary × 2 = 3456 bits; packed
@@ -106,7 +108,7 @@ func TestOneLayerByHand(t *testing.T) {
 		{"sram reads", l.SRAM.Counts.BufferReadBits, 512}, {"edram reads", l.EDRAM.Counts.BufferReadBits, 512},
 		{"layer ppu ops", l.Counts.PPUOps, 64}, {"layer ppu clk", l.PPUClk, 4},
 		{"layer writes", l.Counts.BufferWriteBits, 1280}, {"layer dma", l.Counts.DMABytes, 160},
-		{"layer reads", l.Counts.BufferReadBits, 1024},
+		{"layer reads", l.Counts.BufferReadBits, 1280},
 		{"array clk", l.ArrayClk, 32}, {"layer latency", l.LatencyClk, 32},
 		{"refreshes", l.Counts.Refreshes, 0}, {"weight rows written", l.Counts.WeightRowsWritten, 0},
 		{"total latency", r.Totals.LatencyClk, 32}, {"no-overlap latency", r.Totals.NoOverlapLatencyClk, 36},
@@ -132,8 +134,8 @@ func TestOneLayerByHand(t *testing.T) {
 		{"edram driver fJ", l.EDRAM.Energy.Driver, 2560}, {"edram total fJ", l.EDRAM.Energy.Total, 67276.8},
 		{"ppu fJ", l.Energy.PPU, 16000}, {"write fJ", l.Energy.BufferWrite, 153600}, {"dma fJ", l.Energy.DMA, 5120000},
 		{"refresh fJ", l.Energy.Refresh, 0}, {"weight write fJ", l.Energy.WeightWrite, 0},
-		{"layer fJ", l.Energy.Total, 5515852.8}, {"total fJ", r.Totals.Energy.Total, 5515852.8},
-		{"total uJ", r.Totals.EnergyUJ, 5515852.8e-9},
+		{"layer fJ", l.Energy.Total, 5541452.8}, {"total fJ", r.Totals.Energy.Total, 5541452.8},
+		{"total uJ", r.Totals.EnergyUJ, 5541452.8e-9},
 		{"latency us", r.Totals.LatencyUS, 0.32},
 		{"load fJ", r.Totals.LoadEnergyFJ, 2 * 65699840},
 		{"sram util", l.SRAM.Utilisation, 9216.0 / 16384}, {"edram util", l.EDRAM.Utilisation, 4608.0 / 16384},
@@ -189,11 +191,12 @@ output %s: f32[1,8]
 //	cat   8·1 = 8          1    16+16 = 32         8·4 = 32
 //	flat  view: 0          0    0                  0
 //	dq    8                1    8·4 = 32           8·32 = 256
-//	sm    8·3 = 24         2    256                256 (DMA out: 32 B)
-//	sum   216              15   3008               3072
+//	sm    8·3 = 24         2    256 + 256 (the     256 (DMA out: 32 B)
+//	                            DMA reads the output)
+//	sum   216              15   3264               3072
 //
-// Energy: 216·250 + 3008·100 + 3072·120 + 288 B·32000 = 54000 + 300800 +
-// 368640 + 9216000 = 9939440 fJ.
+// Energy: 216·250 + 3264·100 + 3072·120 + 288 B·32000 = 54000 + 326400 +
+// 368640 + 9216000 = 9965040 fJ.
 //
 // Liveness (bits live after each node, before freeing): x 2048 from the
 // start; q 2048+256 = 2304 (x dies), pool 256+64 = 320 (q dies), add
@@ -204,7 +207,7 @@ func TestPPUChainByHand(t *testing.T) {
 	r := evaluate(t, parse(t, ppuChain), testHW())
 	want := map[string][4]int64{ // ops, clk, read bits, write bits
 		"q": {64, 4, 2048, 2304}, "pool": {48, 3, 256, 64}, "add": {32, 2, 128, 128}, "avg": {16, 1, 128, 16},
-		"gap": {16, 1, 128, 16}, "cat": {8, 1, 32, 32}, "flat": {0, 0, 0, 0}, "dq": {8, 1, 32, 256}, "sm": {24, 2, 256, 256},
+		"gap": {16, 1, 128, 16}, "cat": {8, 1, 32, 32}, "flat": {0, 0, 0, 0}, "dq": {8, 1, 32, 256}, "sm": {24, 2, 512, 256},
 	}
 	if len(r.PPUOps) != len(want) {
 		t.Fatalf("%d PPU ops", len(r.PPUOps))
@@ -223,11 +226,11 @@ func TestPPUChainByHand(t *testing.T) {
 	if tt.Counts.DMABytes != 288 || tt.Counts.PPUOps != 216 {
 		t.Errorf("DMA %d B, PPU ops %d; want 288, 216", tt.Counts.DMABytes, tt.Counts.PPUOps)
 	}
-	if tt.Counts.BufferReadBits != 3008 || tt.Counts.BufferWriteBits != 3072 {
-		t.Errorf("buffer %d bits read, %d written; want 3008, 3072", tt.Counts.BufferReadBits, tt.Counts.BufferWriteBits)
+	if tt.Counts.BufferReadBits != 3264 || tt.Counts.BufferWriteBits != 3072 {
+		t.Errorf("buffer %d bits read, %d written; want 3264, 3072", tt.Counts.BufferReadBits, tt.Counts.BufferWriteBits)
 	}
-	if !near(tt.Energy.Total, 9939440) {
-		t.Errorf("energy %v fJ, want 9939440", tt.Energy.Total)
+	if !near(tt.Energy.Total, 9965040) {
+		t.Errorf("energy %v fJ, want 9965040", tt.Energy.Total)
 	}
 	mem := tt.Memory
 	if mem.ActivationBits != 3072 || mem.PeakActivationBits != 2304 || mem.PeakAt != "q" {
@@ -271,8 +274,9 @@ output %y: u8[1,32,2,2]
 		t.Errorf("PPU ops %d (%d clk), want 384 (24)", l.Counts.PPUOps, l.PPUClk)
 	}
 	// Reads: the residual 128 × 8 bits (u8) + 4 windows × 1 pixel × 200
-	// channels × 4 bits.
-	if got, want := l.Counts.BufferReadBits, int64(128*8+4*200*4); got != want {
+	// channels × 4 bits + the graph output's 128 × 4 bits, which the DMA
+	// reads to send out.
+	if got, want := l.Counts.BufferReadBits, int64(128*8+4*200*4+128*4); got != want {
 		t.Errorf("reads %d bits, want %d", got, want)
 	}
 	// Writes: the output 128 × 4 bits + both graph inputs as the DMA

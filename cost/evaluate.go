@@ -128,7 +128,7 @@ type evaluator struct {
 }
 
 func newEvaluator(m *ir.Module, h *hw.Hardware) *evaluator {
-	e := &evaluator{m: m, h: h, width: valueWidths(m),
+	e := &evaluator{m: m, h: h, width: mapping.ValueWidths(m),
 		input: map[*ir.Value]bool{}, output: map[*ir.Value]bool{}, charged: map[*ir.Value]bool{}}
 	for _, v := range m.Graph.Inputs {
 		e.input[v] = true
@@ -217,9 +217,7 @@ func (e *evaluator) layer(i int, n *ir.Node, d mapping.DualLayer, dr mapping.Dua
 		pc.PPUOps += p.partialSums
 	}
 	pc.BufferWriteBits = elems * e.width[out]
-	if e.output[out] {
-		pc.DMABytes += ceilDiv(elems*e.width[out], 8)
-	}
+	e.streamOut(out, &pc)
 	e.streamIn(n, &pc)
 	l.PPUClk = ceilDiv(pc.PPUOps, int64(e.h.PPU.OpsPerCycle))
 	l.ArrayClk = max(l.SRAM.LatencyClk, l.EDRAM.LatencyClk)
@@ -343,6 +341,16 @@ func (e *evaluator) streamIn(n *ir.Node, c *Counts) {
 			c.DMABytes += ceilDiv(bits, 8)
 			c.BufferWriteBits += bits
 		}
+	}
+}
+
+// streamOut charges the sending out of v when it is a graph output: the
+// DMA reads it from the activation buffer and sends it off-chip.
+func (e *evaluator) streamOut(v *ir.Value, c *Counts) {
+	if v != nil && e.output[v] {
+		bits := v.Type.Len() * e.width[v]
+		c.DMABytes += ceilDiv(bits, 8)
+		c.BufferReadBits += bits
 	}
 }
 

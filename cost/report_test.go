@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
 )
 
 func jsonKeys(typ reflect.Type) []string {
@@ -237,7 +236,7 @@ func TestTable(t *testing.T) {
 	for _, want := range []string{
 		"pimc cost: one (test) on dualpim-28nm, 100 MHz",
 		"latency  32 clk = 0.320 us; bottleneck conv, 32 clk",
-		"energy   5.516 nJ per inference",
+		"energy   5.541 nJ per inference",
 		"vs int4-only  0.0% energy, 0.0% memory, 0.0% latency saved",
 	} {
 		if !strings.Contains(out, want) {
@@ -253,7 +252,7 @@ func TestTable(t *testing.T) {
 			t.Errorf("trailing blanks: %q", line)
 		}
 	}
-	if want := "conv DualConv dual dual 8/8 32 8 4 32 sram 5.516 1/1 56%/28%"; row != want {
+	if want := "conv DualConv dual dual 8/8 32 8 4 32 sram 5.541 1/1 56%/28%"; row != want {
 		t.Errorf("layer row %q, want %q", row, want)
 	}
 }

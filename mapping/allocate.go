@@ -48,6 +48,11 @@ type LayerResult struct {
 	Utilisation    float64 `json:"utilisation"`
 
 	streamRefreshes int64 // refreshes of streamed rounds (independent of the inference time)
+	// The DMA bus use of a streamed layer (MapDual shares the bus between
+	// the pools): bus cycles of its first round's writes, the array-side
+	// write cycles of that round, and when (from the layer's start) its
+	// last transfer ends.
+	firstBus, firstArr, busEnd int64
 }
 
 // PoolSummary totals one pool's allocation.
@@ -283,9 +288,11 @@ func residentOptions(j *job, budget int64) []option {
 type stream struct {
 	copies, rounds   int64
 	cycles, writeClk int64
-	rows             int64 // rows written per inference
-	maxArrays        int64
-	refreshes        int64 // row refreshes while rounds run
+	// DMA bus use (see LayerResult.firstBus)
+	firstBus, firstArr, busEnd int64
+	rows                       int64 // rows written per inference
+	maxArrays                  int64
+	refreshes                  int64 // row refreshes while rounds run
 }
 
 func (s stream) lat(cpv int64) int64 { return satAdd(satMul(s.cycles, cpv), s.writeClk) }
@@ -299,6 +306,8 @@ func evalStream(j *job, p Pool, m Mapping, s, k int64) stream {
 		st := stream{copies: k, rounds: 1, rows: rows, maxArrays: k * m.Tiles,
 			cycles: ceilDiv(m.Windows, k), writeClk: p.writeClk(m.MaxTileRows, rows)}
 		st.refreshes = refreshRows(p, rows, satAdd(st.writeClk, satMul(st.cycles, j.cpv)))
+		st.firstBus, st.firstArr = p.busClk(rows), satMul(m.MaxTileRows, p.WriteCyclesPerRow)
+		st.busEnd = st.firstBus
 		return st
 	}
 	rounds := ceilDiv(m.Tiles, s)
@@ -311,6 +320,9 @@ func evalStream(j *job, p Pool, m Mapping, s, k int64) stream {
 		writeClk: satAdd(satMul(rounds-1, wFull), wLast)}
 	st.refreshes = satAdd(satMul(rounds-1, refreshRows(p, full, satAdd(wFull, compute))),
 		refreshRows(p, last, satAdd(wLast, compute)))
+	st.firstBus, st.firstArr = p.busClk(full), satMul(m.MaxTileRows, p.WriteCyclesPerRow)
+	// The last round's transfers start when the earlier rounds are done.
+	st.busEnd = satAdd(satMul(rounds-1, satAdd(wFull, compute)), p.busClk(last))
 	return st
 }
 
@@ -380,6 +392,7 @@ func realise(jobs []*job, p Pool, pl plan) *Allocation {
 				r.ReloadBytes = satMul(st.rows, p.rowBytes())
 				r.ReloadEnergyFJ = p.writeEnergy(st.rows)
 				r.streamRefreshes = st.refreshes
+				r.firstBus, r.firstArr, r.busEnd = st.firstBus, st.firstArr, st.busEnd
 			}
 			r.ComputeClk = satMul(r.Cycles, j.cpv)
 			r.LatencyClk = satAdd(r.ComputeClk, r.ReloadClk)

@@ -524,3 +524,56 @@ func TestDocsListEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedDMABus: both pools' weight writes pass through the one DMA
+// bus, the SRAM part's first, so when both parts of a layer stream, the
+// eDRAM part's reload waits for the SRAM part's last transfer.
+func TestSharedDMABus(t *testing.T) {
+	h := hw.Default()
+	h.SRAM.Arrays, h.EDRAM.Arrays = 1, 1
+	// Two row tiles per pool on one array each: both parts stream in two
+	// rounds; one window.
+	fc := DualLayer{Layer: Layer{Name: "fc", Kind: KindFC, IC: 256}, OC4: 8, OCTB: 8}
+	r, err := MapDual([]DualLayer{fc}, h, Options{Schemes: []Scheme{Im2col}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, e := r.Layers[0].SRAM, r.Layers[0].EDRAM
+	if s.Mode != ModeStreamed || e.Mode != ModeStreamed || s.Rounds != 2 || e.Rounds != 2 {
+		t.Fatalf("setup: sram %s %d rounds, edram %s %d rounds", s.Mode, s.Rounds, e.Mode, e.Rounds)
+	}
+	// The eDRAM part alone, with the bus to itself.
+	ep, err := PoolFromHW(h, PoolEDRAM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := fc.Layer
+	l.OC = fc.OCTB
+	alone, err := Allocate([]Layer{l}, ep, Options{Schemes: []Scheme{Im2col}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := alone.Layers[0]
+	// SRAM: a round writes one 128-row tile, 128 rows × 16 B over 16 B/clk
+	// = 128 clk (and 128 array write cycles), then computes 1 window × 32
+	// clk; its last transfer ends at (128 + 32) + 128 = 288. The eDRAM's
+	// first round then ends at 288 + its own bus cycles instead of after
+	// them alone: it waits 288 clk.
+	const wait = 288
+	if e.ReloadClk != a.ReloadClk+wait || e.LatencyClk != a.LatencyClk+wait {
+		t.Errorf("edram reload %d, latency %d; want %d + %d and %d + %d", e.ReloadClk, e.LatencyClk, a.ReloadClk, wait, a.LatencyClk, wait)
+	}
+	if r.LatencyClk != max(s.LatencyClk, e.LatencyClk) || r.EDRAM.ReloadClk != e.ReloadClk || r.EDRAM.LatencyClk != e.LatencyClk {
+		t.Errorf("sums: dual %d, edram pool reload %d latency %d; layer %d/%d", r.LatencyClk, r.EDRAM.ReloadClk, r.EDRAM.LatencyClk, e.ReloadClk, e.LatencyClk)
+	}
+
+	// A resident SRAM part does not hold up the bus.
+	h.SRAM.Arrays = 4
+	r, err = MapDual([]DualLayer{fc}, h, Options{Schemes: []Scheme{Im2col}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := r.Layers[0].EDRAM; r.Layers[0].SRAM.Mode != ModeResident || e.ReloadClk != a.ReloadClk {
+		t.Errorf("resident sram: edram reload %d, want %d", e.ReloadClk, a.ReloadClk)
+	}
+}

@@ -99,6 +99,7 @@ func MapDual(layers []DualLayer, h *hw.Hardware, o Options) (*DualResult, error)
 	}
 	sa := allocate(sj, sp, o.Schemes)
 	ea := allocate(ej, ep, o.Schemes)
+	shareBus(sa, ea)
 
 	r := &DualResult{Hardware: h.Name, ClockMHz: h.ClockMHz, BottleneckIndex: -1, Layers: make([]DualLayerResult, len(layers))}
 	for i := range layers {
@@ -130,4 +131,44 @@ func MapDual(layers []DualLayer, h *hw.Hardware, o Options) (*DualResult, error)
 	r.SRAM, r.EDRAM = sa.PoolSummary, ea.PoolSummary
 	r.LatencyUS = h.CyclesToMicroseconds(r.LatencyClk)
 	return r, nil
+}
+
+// shareBus charges the eDRAM pool its wait for the one DMA bus. Both
+// pools' weight writes pass through it, in issue order, and the SRAM part
+// of a layer is issued first: in a layer where both pools stream, the
+// eDRAM part's first transfers start only when the SRAM part's last one
+// has ended (for a time-multiplexed SRAM part, the transfer of its last
+// round). The wait lengthens the eDRAM part's reload_clk and so its
+// latency_clk; the arrays' own write cycles overlap with it.
+func shareBus(sa, ea *Allocation) {
+	changed := false
+	for i := range ea.Layers {
+		s, e := &sa.Layers[i], &ea.Layers[i]
+		if s.Mode != ModeStreamed || e.Mode != ModeStreamed || s.busEnd <= 0 {
+			continue
+		}
+		alone := max(e.firstArr, e.firstBus)
+		shared := max(e.firstArr, satAdd(s.busEnd, e.firstBus))
+		if d := shared - alone; d > 0 {
+			e.ReloadClk = satAdd(e.ReloadClk, d)
+			e.LatencyClk = satAdd(e.LatencyClk, d)
+			changed = true
+		}
+	}
+	if changed {
+		ea.resum()
+	}
+}
+
+// resum recomputes the pool's time sums and bottleneck from its layers.
+func (a *Allocation) resum() {
+	a.ReloadClk, a.LatencyClk = 0, 0
+	a.Bottleneck, a.BottleneckIndex, a.BottleneckClk = "", -1, 0
+	for _, r := range a.Layers {
+		a.ReloadClk = satAdd(a.ReloadClk, r.ReloadClk)
+		a.LatencyClk = satAdd(a.LatencyClk, r.LatencyClk)
+		if r.Mode != ModeIdle && (a.BottleneckIndex < 0 || r.LatencyClk > a.BottleneckClk) {
+			a.Bottleneck, a.BottleneckIndex, a.BottleneckClk = r.Name, r.Index, r.LatencyClk
+		}
+	}
 }

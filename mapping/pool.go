@@ -137,11 +137,16 @@ func (p Pool) rowBytes() int64 {
 // the arrays write in parallel (the fullest tile's rows × cycles per row),
 // but all bytes pass through the DMA.
 func (p Pool) writeClk(maxTileRows, rows int64) int64 {
-	t := satMul(maxTileRows, p.WriteCyclesPerRow)
-	if p.DMABytesPerCycle > 0 {
-		t = max(t, ceilDiv(satMul(rows, p.rowBytes()), p.DMABytesPerCycle))
+	return max(satMul(maxTileRows, p.WriteCyclesPerRow), p.busClk(rows))
+}
+
+// busClk is the time the DMA bus takes to move rows of weights (0 when
+// the bus is not a bound).
+func (p Pool) busClk(rows int64) int64 {
+	if p.DMABytesPerCycle <= 0 {
+		return 0
 	}
-	return t
+	return ceilDiv(satMul(rows, p.rowBytes()), p.DMABytesPerCycle)
 }
 
 // writeEnergy is the energy to write rows of weights (array writes plus DMA

@@ -18,11 +18,13 @@ import (
 // TestAgreesWithCostModel runs the real models (batch 1) through the
 // simulator and compares its per-inference counts, energy and latency with
 // the compile-time cost model evaluated with the backend's mapping
-// (im2col). Every count must agree exactly except the ones docs/simulator.md
-// explains; latency and energy within 1%.
+// (im2col). Every count except refreshes must agree exactly; latency
+// within 1% (the cost model shares the DMA bus between the pools as the
+// simulator does; what is left is the PPU's chunked overlap,
+// docs/simulator.md) and energy within 0.01%.
 func TestAgreesWithCostModel(t *testing.T) {
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-12s %5s %12s %12s %7s %12s %7s %14s %14s %7s\n", "model", "r", "sim clk", "cost clk", "Δ%", "+shared bus", "Δ%", "sim fJ", "cost fJ", "Δ%")
+	fmt.Fprintf(&table, "%-12s %5s %12s %12s %7s %14s %14s %8s\n", "model", "r", "sim clk", "cost clk", "Δ%", "sim fJ", "cost fJ", "Δ%")
 	for _, mc := range realModels {
 		if _, err := os.Stat(repoPath(mc.model)); err != nil {
 			t.Skip(err)
@@ -51,8 +53,8 @@ func TestAgreesWithCostModel(t *testing.T) {
 			compareCost(t, fmt.Sprintf("%s r=%g", mc.name, r), st, rep, q)
 			inf := st.Inference
 			simClk := inf.LatencyClk - inf.DMAIOClk
-			fmt.Fprintf(&table, "%-12s %5g %12d %12d %7.3f %12d %7.3f %14.6g %14.6g %7.3f\n", mc.name, r, simClk, rep.Totals.LatencyClk,
-				pct(float64(simClk), float64(rep.Totals.LatencyClk)), sharedBusLatency(rep), pct(float64(simClk), float64(sharedBusLatency(rep))),
+			fmt.Fprintf(&table, "%-12s %5g %12d %12d %7.3f %14.6g %14.6g %8.4f\n", mc.name, r, simClk, rep.Totals.LatencyClk,
+				pct(float64(simClk), float64(rep.Totals.LatencyClk)),
 				inf.EnergyFJ.Total(), rep.Totals.Energy.Total, pct(inf.EnergyFJ.Total(), rep.Totals.Energy.Total))
 		}
 	}
@@ -77,9 +79,7 @@ func compareCost(t *testing.T, name string, st *runtime.Stats, rep *cost.Report,
 		{"adc_conversions", sc.ADCConversions, cc.ADCConversions},
 		{"driver_row_cycles", sc.DriverRowCycles, cc.DriverRowCycles},
 		{"ppu_ops", sc.PPUOps, cc.PPUOps},
-		// The DMA reads the outputs out of the buffer; the cost model does
-		// not charge that read.
-		{"buffer_read_bits", sc.BufferReadBits - st.Inference.Engines[0].Counts.BufferReadBits, cc.BufferReadBits},
+		{"buffer_read_bits", sc.BufferReadBits, cc.BufferReadBits},
 		{"buffer_write_bits", sc.BufferWriteBits, cc.BufferWriteBits},
 		{"weight_rows_written", sc.WeightRowsWritten, cc.WeightRowsWritten},
 		{"dma_bytes", sc.DMABytes, cc.DMABytes},
@@ -94,28 +94,10 @@ func compareCost(t *testing.T, name string, st *runtime.Stats, rep *cost.Report,
 		t.Errorf("%s: refreshes: simulator %d, cost model %d", name, sc.Refreshes, cc.Refreshes)
 	}
 	inf := st.Inference
-	want := sharedBusLatency(rep)
-	if d := math.Abs(pct(float64(inf.LatencyClk-inf.DMAIOClk), float64(want))); d > 1 {
-		t.Errorf("%s: latency: simulator %d (+%d DMA I/O), cost model %d (%d with the shared DMA bus): %.2f%% apart", name, inf.LatencyClk-inf.DMAIOClk, inf.DMAIOClk, rep.Totals.LatencyClk, want, d)
+	if d := math.Abs(pct(float64(inf.LatencyClk-inf.DMAIOClk), float64(rep.Totals.LatencyClk))); d > 1 {
+		t.Errorf("%s: latency: simulator %d (+%d DMA I/O), cost model %d: %.2f%% apart", name, inf.LatencyClk-inf.DMAIOClk, inf.DMAIOClk, rep.Totals.LatencyClk, d)
 	}
-	if d := math.Abs(pct(inf.EnergyFJ.Total(), rep.Totals.Energy.Total)); d > 1 {
-		t.Errorf("%s: energy: simulator %.6g fJ, cost model %.6g fJ: %.2f%% apart", name, inf.EnergyFJ.Total(), rep.Totals.Energy.Total, d)
+	if d := math.Abs(pct(inf.EnergyFJ.Total(), rep.Totals.Energy.Total)); d > 0.01 {
+		t.Errorf("%s: energy: simulator %.6g fJ, cost model %.6g fJ: %.4f%% apart", name, inf.EnergyFJ.Total(), rep.Totals.Energy.Total, d)
 	}
-}
-
-// sharedBusLatency is the cost model's latency with the one difference
-// docs/simulator.md explains: both pools' weight reloads pass through the
-// one DMA bus, the SRAM pool's first, so in a layer where both reload the
-// eDRAM part finishes no earlier than the SRAM reload plus its own latency.
-func sharedBusLatency(rep *cost.Report) int64 {
-	lat := rep.Totals.LatencyClk
-	for _, l := range rep.Layers {
-		s, e := l.SRAM, l.EDRAM
-		if s.ReloadClk == 0 || e.LatencyClk == 0 {
-			continue
-		}
-		base := max(s.LatencyClk, e.LatencyClk, l.PPUClk)
-		lat += max(s.LatencyClk, s.ReloadClk+e.LatencyClk, l.PPUClk) - base
-	}
-	return lat
 }
