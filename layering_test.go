@@ -29,6 +29,7 @@ var depsRules = map[string][]string{
 	"mapping":     {"ir", "hw"},
 	"cost":        {"ir", "hw", "mapping"},
 	"backend":     {"ir", "backend/isa", "hw", "mapping"},
+	"search":      {"ir", "interp", "hw", "dualnet", "mapping", "cost", "partition"},
 	// The simulator never sees the compiler's IR: it is an independent
 	// check of what the compiler emits.
 	"runtime":  {"backend/isa", "hw"},
