@@ -459,3 +459,97 @@ func testHW() *hw.Hardware {
 	h.PPU.OpsPerCycle = 16
 	return h
 }
+
+// TestBatchScaling: a batch-N conv is allocated as one image's layer (as
+// the backend does) and every tile then runs the windows of all N images:
+// the per-window counts, the layer's PPU work and the input/output DMA
+// scale by N; cycles are ⌈N·windows/copies⌉ (resident) or rounds·N·windows
+// (time-multiplexed); tiles, copies, rounds, weights and weight writes do
+// not change.
+func TestBatchScaling(t *testing.T) {
+	const n = 3
+	big := `module "big" level quantized
+input %x: u8[1,256,6,6]
+const %w: i8[256,256,3,3] = splat<1>
+const %rq: i64[256,4] = splat<0>
+%y = QConv(%x, %w, %rq) {kernel_shape=[3,3], out_bits=4, out_signed=0, w_bits=8, x_bits=8} : u8[1,256,4,4] @"big"
+output %y: u8[1,256,4,4]
+`
+	for _, tc := range []struct {
+		name, src string
+		mode      string
+	}{{"resident", oneLayer, mapping.ModeResident}, {"streamed", big, mapping.ModeStreamed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := testHW()
+			r1 := evaluate(t, parse(t, tc.src), h)
+			rn := evaluate(t, parse(t, strings.ReplaceAll(tc.src, "u8[1,", "u8[3,")), h)
+			l1, ln := r1.Layers[0], rn.Layers[0]
+			if l1.SRAM.Mode != tc.mode {
+				t.Fatalf("setup: SRAM mode %s, want %s", l1.SRAM.Mode, tc.mode)
+			}
+			paths := [][2]PathCost{{l1.SRAM, ln.SRAM}, {l1.EDRAM, ln.EDRAM}}
+			for _, pp := range paths {
+				p1, pn := pp[0], pp[1]
+				if p1.Mode == mapping.ModeIdle {
+					continue
+				}
+				cycles := ceilDiv(n*p1.Windows, p1.Copies)
+				if p1.Rounds > 1 {
+					cycles = p1.Rounds * n * p1.Windows
+				}
+				cpv := p1.ComputeClk / p1.Cycles
+				for _, c := range []struct {
+					what      string
+					got, want int64
+				}{
+					{"tiles", pn.Tiles, p1.Tiles}, {"copies", pn.Copies, p1.Copies}, {"rounds", pn.Rounds, p1.Rounds},
+					{"arrays", pn.Arrays, p1.Arrays}, {"weights", pn.Weights, p1.Weights},
+					{"windows", pn.Windows, n * p1.Windows}, {"cycles", pn.Cycles, cycles},
+					{"compute clk", pn.ComputeClk, cycles * cpv}, {"reload clk", pn.ReloadClk, p1.ReloadClk},
+					{"latency clk", pn.LatencyClk, cycles*cpv + p1.ReloadClk},
+					{"macs", pn.Counts.MACs, n * p1.Counts.MACs},
+					{"adc", pn.Counts.ADCConversions, n * p1.Counts.ADCConversions},
+					{"drivers", pn.Counts.DriverRowCycles, n * p1.Counts.DriverRowCycles},
+					{"buffer reads", pn.Counts.BufferReadBits, n * p1.Counts.BufferReadBits},
+					{"weight rows written", pn.Counts.WeightRowsWritten, p1.Counts.WeightRowsWritten},
+					{"reload dma", pn.Counts.DMABytes, p1.Counts.DMABytes},
+				} {
+					if c.got != c.want {
+						t.Errorf("%s %s = %d, want %d", p1.Pool, c.what, c.got, c.want)
+					}
+				}
+			}
+			// The layer's own part: PPU ops (requantization and partial
+			// sums), output writes, input and output DMA all scale by n.
+			own := func(l LayerReport) Counts {
+				c := l.Counts
+				for _, p := range []PathCost{l.SRAM, l.EDRAM} {
+					c.DMABytes -= p.Counts.DMABytes
+					c.BufferReadBits -= p.Counts.BufferReadBits
+					c.BufferWriteBits -= p.Counts.BufferWriteBits
+				}
+				return c
+			}
+			o1, on := own(l1), own(ln)
+			for _, c := range []struct {
+				what      string
+				got, want int64
+			}{
+				{"ppu ops", on.PPUOps, n * o1.PPUOps}, {"buffer writes", on.BufferWriteBits, n * o1.BufferWriteBits},
+				{"buffer reads", on.BufferReadBits, n * o1.BufferReadBits}, {"io dma", on.DMABytes, n * o1.DMABytes},
+				{"layer latency", ln.LatencyClk, max(ln.ArrayClk, ln.PPUClk)},
+				{"total latency", rn.Totals.LatencyClk, ln.LatencyClk},
+				{"weight bits", rn.Totals.Memory.WeightBits, r1.Totals.Memory.WeightBits},
+				{"activation bits", rn.Totals.Memory.ActivationBits, n * r1.Totals.Memory.ActivationBits},
+				{"load clk", rn.Totals.LoadClk, r1.Totals.LoadClk},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s = %d, want %d", c.what, c.got, c.want)
+				}
+			}
+			if tc.mode == mapping.ModeResident && ln.LatencyClk <= l1.LatencyClk {
+				t.Errorf("batch %d latency %d not above one image's %d", n, ln.LatencyClk, l1.LatencyClk)
+			}
+		})
+	}
+}

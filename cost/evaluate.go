@@ -168,12 +168,27 @@ func (e *evaluator) layer(i int, n *ir.Node, d mapping.DualLayer, dr mapping.Dua
 		Ratio: float64(d.OC4) / float64(d.OC4+d.OCTB), Bound: dr.Bound}
 	dual := n.Op == ir.OpDualConv || n.Op == ir.OpDualGemm
 	xbits := n.Int("x_bits", 0)
+	batch := mapping.BatchOf(n)
 	var err error
-	if l.SRAM, err = e.path(n, mapping.PoolSRAM, d, dr.SRAM, xbits); err != nil {
+	if l.SRAM, err = e.path(n, mapping.PoolSRAM, d, dr.SRAM, xbits, batch); err != nil {
 		return l, Counts{}, err
 	}
-	if l.EDRAM, err = e.path(n, mapping.PoolEDRAM, d, dr.EDRAM, xbits); err != nil {
+	if l.EDRAM, err = e.path(n, mapping.PoolEDRAM, d, dr.EDRAM, xbits, batch); err != nil {
 		return l, Counts{}, err
+	}
+	if batch > 1 {
+		// mapping's bound is one image's; the batch lengthens compute,
+		// not reloads.
+		switch {
+		case l.SRAM.Mode == mapping.ModeIdle && l.EDRAM.Mode == mapping.ModeIdle:
+			l.Bound = "none"
+		case l.SRAM.LatencyClk > l.EDRAM.LatencyClk:
+			l.Bound = string(mapping.PoolSRAM)
+		case l.EDRAM.LatencyClk > l.SRAM.LatencyClk:
+			l.Bound = string(mapping.PoolEDRAM)
+		default:
+			l.Bound = "both"
+		}
 	}
 	l.Engine, l.Precision = engineOf(n, d)
 	if n.Precision != "" {
@@ -248,7 +263,12 @@ func engineOf(n *ir.Node, d mapping.DualLayer) (engine, precision string) {
 // (mode, copies, rounds, clock cycles, reloads); the per-scheme geometry
 // behind the event counts comes from mapping.Map with the chosen scheme,
 // which gives the same tiles and windows the allocator used.
-func (e *evaluator) path(n *ir.Node, kind mapping.PoolKind, d mapping.DualLayer, lr mapping.LayerResult, xbits int64) (PathCost, error) {
+//
+// A conv of batch N > 1 is allocated as one image's layer (as the backend
+// does); every tile then evaluates the windows of all N images, so the
+// windows, cycles and every per-window count scale by N while the tiles,
+// copies, rounds and weight writes do not (docs/cost.md, "Batch").
+func (e *evaluator) path(n *ir.Node, kind mapping.PoolKind, d mapping.DualLayer, lr mapping.LayerResult, xbits, batch int64) (PathCost, error) {
 	hp := &e.h.SRAM
 	if kind == mapping.PoolEDRAM {
 		hp = &e.h.EDRAM
@@ -286,33 +306,58 @@ func (e *evaluator) path(n *ir.Node, kind mapping.PoolKind, d mapping.DualLayer,
 	p.Windows, p.Cycles = mp.Windows, lr.Cycles
 	p.ComputeClk, p.ReloadClk, p.LatencyClk = lr.ComputeClk, lr.ReloadClk, lr.LatencyClk
 	p.ResidentRows = lr.ResidentRows
+	if batch > 1 {
+		batchTime(&p, lr, mp, batch)
+	}
 	p.UsedCells, p.AllocatedCells, p.Utilisation = lr.UsedCells, lr.AllocatedCells, lr.Utilisation
 
 	inCycles := int64(hp.InputCycles(inBits))
 	// Every window meets every tile of one weight copy exactly once:
 	// copies split the windows, rounds split the tiles.
 	pix := int64(mp.WindowH) * int64(mp.WindowW)
+	wins := batch * mp.Windows // windows of all images
 	c := &p.Counts
-	c.MACs = l.MACs()
+	c.MACs = batch * l.MACs()
 	// Each tile evaluation converts every weight column holding data, once
 	// per input bit-cycle and row group; summed over the tiles of one copy
 	// those columns are row_tiles × out_h·out_w × OC × b.
-	c.ADCConversions = mp.Windows * mp.RowTiles * int64(mp.OutH) * int64(mp.OutW) * int64(l.OC) *
+	c.ADCConversions = batch * mp.Windows * mp.RowTiles * int64(mp.OutH) * int64(mp.OutW) * int64(l.OC) *
 		int64(arr.WeightCols) * inCycles * int64(hp.RowGroups())
 	// Each tile evaluation drives every row holding weights once per input
 	// bit-cycle; summed over the tiles of one copy that is rows_written.
-	c.DriverRowCycles = mp.Windows * mp.RowsWritten * inCycles
+	c.DriverRowCycles = wins * mp.RowsWritten * inCycles
 	// Each window's input codes are read from the activation buffer: its
 	// pixels × all input channels, at x_bits. The TB path reads the same
 	// codes; its drivers compare each with tb_threshold.
-	c.BufferReadBits = mp.Windows * pix * int64(l.IC) * xbits
+	c.BufferReadBits = wins * pix * int64(l.IC) * xbits
 	c.WeightRowsWritten = lr.ReloadRows
 	c.DMABytes = lr.ReloadBytes
 	// Row tiles split each output's dot product; the PPU adds the partial
 	// sums of the valid outputs.
-	p.partialSums = int64(l.OH()) * int64(l.OW()) * int64(l.OC) * (mp.RowTiles - 1)
+	p.partialSums = batch * int64(l.OH()) * int64(l.OW()) * int64(l.OC) * (mp.RowTiles - 1)
 	p.Energy = e.charge(*c, hp)
 	return p, nil
+}
+
+// batchTime rescales one path's time from mapping's one-image allocation
+// to a batch of n images, as the backend runs it: a resident path (or a
+// streamed one whose copies all fit) splits the n·windows input vectors
+// among its copies; a time-multiplexed one streams all n·windows through
+// every round. Reloads happen once per round whatever n is.
+func batchTime(p *PathCost, lr mapping.LayerResult, mp mapping.Mapping, n int64) {
+	if lr.Cycles <= 0 {
+		return
+	}
+	cpv := lr.ComputeClk / lr.Cycles
+	wins := n * mp.Windows
+	if lr.Rounds > 1 {
+		p.Cycles = lr.Rounds * wins
+	} else {
+		p.Cycles = ceilDiv(wins, max(lr.Copies, 1))
+	}
+	p.Windows = wins
+	p.ComputeClk = p.Cycles * cpv
+	p.LatencyClk = p.ComputeClk + p.ReloadClk
 }
 
 // refresh adds the refreshes of one path for an inference of d clock

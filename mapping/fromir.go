@@ -105,8 +105,10 @@ func convGeometry(n *ir.Node, xs, ws []int64, l *Layer) error {
 	if len(xs) != len(ws) || (len(xs) != 3 && len(xs) != 4) {
 		return n.Errorf("input %v and weights %v: the arrays map 1-D and 2-D convolutions", xs, ws)
 	}
-	if xs[0] != 1 {
-		return n.Errorf("batch %d: the cost model maps one image per inference (bind the batch dimension to 1)", xs[0])
+	// The layer is one image's: a batch of N runs the same tiles over
+	// every image's windows (BatchOf, docs/cost.md "Batch").
+	if xs[0] < 1 || xs[0] > maxIRDim {
+		return n.Errorf("batch %d out of range [1, %d]", xs[0], maxIRDim)
 	}
 	geo, err := ir.ResolveConv(n, xs[2:], ws[2:], false)
 	if err != nil {
@@ -145,6 +147,23 @@ func convGeometry(n *ir.Node, xs, ws []int64, l *Layer) error {
 		l.Kind = KindGrouped
 	}
 	return nil
+}
+
+// BatchOf is the number of images a QConv/DualConv layer of LayerOf runs
+// its one-image Layer over: the input's batch dimension. It is 1 for a
+// QGemm/DualGemm, whose M input rows are already the rows of its map, and
+// for any op LayerOf does not map. The backend applies every tile to the
+// windows of all N images, so the windows (and every per-window count)
+// scale by N while the tiles and weights do not.
+func BatchOf(n *ir.Node) int64 {
+	if n == nil || (n.Op != ir.OpQConv && n.Op != ir.OpDualConv) {
+		return 1
+	}
+	x := n.In(0)
+	if x == nil || len(x.Type.Shape) == 0 || x.Type.Shape[0] < 1 {
+		return 1
+	}
+	return x.Type.Shape[0]
 }
 
 func irInt(n *ir.Node, what string, v int64) (int, error) {

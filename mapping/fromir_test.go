@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -138,13 +139,6 @@ const %w: f32[8,2] = splat<0.5>
 %y = MatMul(%x, %w) : f32[1,2] @"head"
 output %y: f32[1,2]
 `, `node "head" (MatMul): not lowered`},
-		{"batch", `module "b" level quantized
-input %x: u8[2,4,8,8]
-const %w: i8[4,4,1,1] = splat<1>
-const %rq: i64[4,4] = splat<0>
-%y = QConv(%x, %w, %rq) {out_bits=4, out_signed=0, w_bits=8, x_bits=8} : u8[2,4,8,8] @"c"
-output %y: u8[2,4,8,8]
-`, `node "c" (QConv): batch 2`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,5 +151,38 @@ output %y: u8[2,4,8,8]
 				t.Errorf("FromIR error %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFromIRBatch: a batch-N conv maps as one image's layer (the backend
+// runs its tiles over every image's windows) and BatchOf reports N.
+func TestFromIRBatch(t *testing.T) {
+	src := func(n int) string {
+		return fmt.Sprintf(`module "b" level quantized
+input %%x: u8[%d,4,8,8]
+const %%w: i8[4,4,1,1] = splat<1>
+const %%rq: i64[4,4] = splat<0>
+%%y = QConv(%%x, %%w, %%rq) {out_bits=4, out_signed=0, w_bits=8, x_bits=8} : u8[%d,4,8,8] @"c"
+output %%y: u8[%d,4,8,8]
+`, n, n, n)
+	}
+	var one DualLayer
+	for _, n := range []int{1, 2, 10} {
+		m, err := ir.Parse("b", []byte(src(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, ns, err := FromIR(m)
+		if err != nil {
+			t.Fatalf("batch %d: %v", n, err)
+		}
+		if n == 1 {
+			one = ls[0]
+		} else if ls[0] != one {
+			t.Errorf("batch %d: layer %+v, want the one-image layer %+v", n, ls[0], one)
+		}
+		if got := BatchOf(ns[0]); got != int64(n) {
+			t.Errorf("BatchOf = %d, want %d", got, n)
+		}
 	}
 }
