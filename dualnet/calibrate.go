@@ -41,6 +41,8 @@ type Calibration struct {
 	Percentile float64
 	Hists      map[string]*Hist
 	Fit        []*ir.Tensor
+
+	wq *weightCache // per-channel weight quantization, shared by every quantize run
 }
 
 func (o *CalibOptions) defaults() {
@@ -76,7 +78,7 @@ func (c *Calibration) Scale(h *Hist, bits int, signed bool) float32 {
 	if c.Method == "percentile" {
 		return h.PercentileScale(bits, signed, c.Percentile)
 	}
-	return h.MSEScale(bits, signed)
+	return c.weights().histScale(h, bits, signed)
 }
 
 // Calibrate runs the FP32 model on samples (one tensor per sample, for the
@@ -88,6 +90,13 @@ func Calibrate(m *ir.Module, samples []*ir.Tensor, o CalibOptions) (*Calibration
 	if err := prepare(m); err != nil {
 		return nil, err
 	}
+	return calibrate(m, samples, o, nil)
+}
+
+// calibrate is Calibrate after prepare. The histograms of the values named
+// in replaced are left empty (the caller overwrites them), which saves
+// recording them; every other histogram is as Calibrate builds it.
+func calibrate(m *ir.Module, samples []*ir.Tensor, o CalibOptions, replaced map[string]bool) (*Calibration, error) {
 	if len(m.Graph.Inputs) != 1 {
 		return nil, errorf("calibration needs a single-input model, %q has %d inputs", m.Name, len(m.Graph.Inputs))
 	}
@@ -114,6 +123,9 @@ func Calibrate(m *ir.Module, samples []*ir.Tensor, o CalibOptions) (*Calibration
 					return
 				}
 				for j, v := range vals {
+					if replaced[v.Name] {
+						continue
+					}
 					if t := env[v]; t != nil {
 						hs[w][j].Add(t.F)
 					}
@@ -165,7 +177,9 @@ func DataFree(m *ir.Module, o CalibOptions) (*Calibration, error) {
 		}
 		samples[i] = t
 	}
-	c, err := Calibrate(m, samples, o)
+	bn, _ := m.Meta[metaBN].(map[string]BNStat)
+	users := m.Graph.Users()
+	c, err := calibrate(m, samples, o, bnReplaced(m, bn, users))
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +187,6 @@ func DataFree(m *ir.Module, o CalibOptions) (*Calibration, error) {
 	// (on ResNet-20 they halve INT4 accuracy): data-free calibration does
 	// neither.
 	c.Fit = nil
-	bn, _ := m.Meta[metaBN].(map[string]BNStat)
 	if len(bn) == 0 {
 		c.Source = "synthetic"
 		if o.Warn != nil {
@@ -182,7 +195,6 @@ func DataFree(m *ir.Module, o CalibOptions) (*Calibration, error) {
 		return c, nil
 	}
 	c.Source = "bn"
-	users := m.Graph.Users()
 	names := make([]string, 0, len(bn))
 	for k := range bn {
 		names = append(names, k)
@@ -210,13 +222,32 @@ func DataFree(m *ir.Module, o CalibOptions) (*Calibration, error) {
 	return c, nil
 }
 
+// bnReplaced names the activations whose histograms DataFree replaces by
+// the Gaussians of their BatchNorm statistics (the loop below must agree).
+func bnReplaced(m *ir.Module, bn map[string]BNStat, users map[*ir.Value][]*ir.Node) map[string]bool {
+	if len(bn) == 0 {
+		return nil
+	}
+	r := map[string]bool{}
+	for _, n := range m.Graph.Nodes {
+		if _, ok := bn[n.Name]; !ok || !isLayer(n) {
+			continue
+		}
+		out := n.Out(0)
+		r[out.Name] = true
+		if us := users[out]; len(us) == 1 && us[0].Op == ir.OpRelu {
+			r[us[0].Out(0).Name] = true
+		}
+	}
+	return r
+}
+
 // gaussHist adds 256 quantile points of N(mean_c, std_c²) per channel,
 // rectified when relu is set.
 func gaussHist(h *Hist, st BNStat, relu bool) {
-	const pts = 256
+	zs := gaussQuantiles()
 	for c := range st.Mean {
-		for i := 0; i < pts; i++ {
-			z := math.Sqrt2 * math.Erfinv(2*(float64(i)+0.5)/pts-1)
+		for _, z := range zs {
 			v := float64(st.Mean[c]) + float64(st.Std[c])*z
 			if relu && v < 0 {
 				v = 0
@@ -225,6 +256,17 @@ func gaussHist(h *Hist, st BNStat, relu bool) {
 		}
 	}
 }
+
+// gaussQuantiles returns the 256 standard-normal quantile points
+// √2·erf⁻¹(2(i+½)/256 − 1) gaussHist places per channel.
+var gaussQuantiles = sync.OnceValue(func() []float64 {
+	const pts = 256
+	zs := make([]float64, pts)
+	for i := range zs {
+		zs[i] = math.Sqrt2 * math.Erfinv(2*(float64(i)+0.5)/pts-1)
+	}
+	return zs
+})
 
 // floatValues lists the module's float activations (graph inputs and node
 // outputs) in graph order.

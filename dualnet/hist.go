@@ -48,6 +48,14 @@ func binEdges(i int) (lo, hi float64) {
 
 // Add records values; NaNs are ignored.
 func (h *Hist) Add(xs []float32) {
+	if len(xs) >= addTableMin {
+		h.addTable(xs)
+		return
+	}
+	h.addSlow(xs)
+}
+
+func (h *Hist) addSlow(xs []float32) {
 	for _, v := range xs {
 		switch {
 		case v > 0:
@@ -65,6 +73,60 @@ func (h *Hist) Add(xs []float32) {
 		}
 		if v > h.Max {
 			h.Max = v
+		}
+	}
+}
+
+// addTableMin is the length from which Add counts into a local table
+// indexed by sign and raw key (no sign or zero branches, no clamping in the
+// loop) and folds it into the bins afterwards; the counts are the same.
+const addTableMin = 1 << 12
+
+func (h *Hist) addTable(xs []float32) {
+	// t[s<<13 | key] counts values of sign s whose |v| has bits a, key =
+	// a>>18 (≤ 0x1fe0 for non-NaN a). Key 0 mixes exact zeros with the
+	// tiny subnormals below 2^18 ulps; those are counted apart in den.
+	var t [2 << 13]uint32
+	var den [2]uint64
+	var nan uint64
+	mn, mx := h.Min, h.Max
+	for _, v := range xs {
+		b := math.Float32bits(v)
+		a := b &^ (1 << 31)
+		if a > 0x7f800000 {
+			nan++
+			continue
+		}
+		sg := b >> 31
+		t[sg<<13|a>>18]++
+		if a-1 < 1<<18-1 {
+			den[sg]++
+		}
+		if v < mn {
+			mn = v
+		}
+		if v > mx {
+			mx = v
+		}
+	}
+	h.Min, h.Max = mn, mx
+	h.N += uint64(len(xs)) - nan
+	for sg, bins := range [2][]uint64{h.Pos, h.Neg} {
+		row := t[sg<<13 : (sg+1)<<13]
+		h.Zero += uint64(row[0]) - den[sg]
+		bins[0] += den[sg]
+		for key := 1; key < len(row); key++ {
+			c := row[key]
+			if c == 0 {
+				continue
+			}
+			k := key - histKeyLo
+			if k < 0 {
+				k = 0
+			} else if k >= histBins {
+				k = histBins - 1
+			}
+			bins[k] += uint64(c)
 		}
 	}
 }
@@ -152,27 +214,47 @@ func (h *Hist) MSEScale(bits int, signed bool) float32 {
 		top = -float64(h.Min)
 	}
 	best, bestErr := m/float64(qp), math.Inf(1)
+	// The occupied bins with their clipped edges, in the order the error
+	// is summed (Pos ascending, then Neg ascending); they do not depend on
+	// the candidate scale.
+	type bin struct {
+		l, u, c float64
+		neg     bool
+	}
+	var bins []bin
+	for b, c := range h.Pos {
+		if c == 0 {
+			continue
+		}
+		l, u := binEdges(b)
+		u = math.Min(u, math.Max(l, float64(h.Max)))
+		bins = append(bins, bin{l, u, float64(c), false})
+	}
+	for b, c := range h.Neg {
+		if c == 0 {
+			continue
+		}
+		l, u := binEdges(b)
+		u = math.Min(u, math.Max(l, -float64(h.Min)))
+		bins = append(bins, bin{l, u, float64(c), true})
+	}
 	s := m / float64(qp)
 	for i := 0; i < actScaleSteps; i++ {
+		// Every term is ≥ 0, so once the running sum reaches bestErr this
+		// candidate cannot win: it is abandoned, with the same result.
 		e := 0.0
-		for b, c := range h.Pos {
-			if c == 0 {
-				continue
+		for _, b := range bins {
+			l, u := b.l, b.u
+			switch {
+			case !b.neg:
+				e += b.c * binErr(l, u, s, qp)
+			case qn == 0:
+				e += b.c * ((l+u)/2*(l+u)/2 + (u-l)*(u-l)/12)
+			default:
+				e += b.c * binErr(l, u, s, qn)
 			}
-			l, u := binEdges(b)
-			u = math.Min(u, math.Max(l, float64(h.Max)))
-			e += float64(c) * binErr(l, u, s, qp)
-		}
-		for b, c := range h.Neg {
-			if c == 0 {
-				continue
-			}
-			l, u := binEdges(b)
-			u = math.Min(u, math.Max(l, -float64(h.Min)))
-			if qn == 0 {
-				e += float64(c) * ((l+u)/2*(l+u)/2 + (u-l)*(u-l)/12)
-			} else {
-				e += float64(c) * binErr(l, u, s, qn)
+			if e >= bestErr {
+				break
 			}
 		}
 		if e < bestErr {

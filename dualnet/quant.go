@@ -41,15 +41,33 @@ func MSEScale(w []float32, q int) float32 {
 	if maxAbs == 0 {
 		return 0
 	}
-	best, bestErr := maxAbs/float64(q), math.Inf(1)
+	qf := float64(q)
+	best, bestErr := maxAbs/qf, math.Inf(1)
 	for i := 0; i < mseScaleSteps; i++ {
-		s := maxAbs * (1 - 0.008*float64(i)) / float64(q)
+		s := maxAbs * (1 - 0.008*float64(i)) / qf
+		// This is Σ (v − s·quantizeSym(v, s, q))² summed in index order,
+		// with quantizeSym inlined (s > 0 here). The running sum only
+		// grows (each term is ≥ 0 and rounding is monotone), so once it
+		// reaches bestErr this candidate cannot win and is abandoned: the
+		// result is unchanged.
 		e := 0.0
-		for _, v := range w {
-			d := float64(v) - s*float64(quantizeSym(float64(v), s, q))
+		pruned := false
+		for j := 0; j < len(w); j++ {
+			v := float64(w[j])
+			r := math.RoundToEven(v / s)
+			if r > qf {
+				r = qf
+			} else if r < -qf {
+				r = -qf
+			}
+			d := v - s*r
 			e += d * d
+			if e >= bestErr {
+				pruned = true
+				break
+			}
 		}
-		if e < bestErr {
+		if !pruned && e < bestErr {
 			best, bestErr = s, e
 		}
 	}

@@ -470,17 +470,20 @@ func (l *lowering) planLayers() error {
 		}
 		p.accScale = make([]float64, p.c)
 		if sp.Precision == "int8" {
-			p.w8 = make([][]int8, p.c)
-			for ch := 0; ch < p.c; ch++ {
-				codes, s := QuantizeChannel(p.w[ch*p.k:(ch+1)*p.k], 127)
-				p.w8[ch] = codes
+			all := make([]int, p.c)
+			for ch := range all {
+				all[ch] = ch
+			}
+			codes, scales := quantizeChannels(l.cal, p.w, p.k, all, 127)
+			p.w8 = codes
+			for ch, s := range scales {
 				p.accScale[ch] = float64(in.scale) * float64(s)
 			}
 		} else {
-			for _, ch := range sp.INT4 {
-				codes, s := QuantizeChannel(p.w[ch*p.k:(ch+1)*p.k], 7)
-				p.w4 = append(p.w4, codes)
-				p.accScale[ch] = float64(in.scale) * float64(s)
+			codes, scales := quantizeChannels(l.cal, p.w, p.k, sp.INT4, 7)
+			for i, ch := range sp.INT4 {
+				p.w4 = append(p.w4, codes[i])
+				p.accScale[ch] = float64(in.scale) * float64(scales[i])
 			}
 			_, qmax := codeRange(in.bits, in.signed)
 			p.tau, p.beta = in.hist.ThresholdFit(float64(in.scale), int(qmax))

@@ -165,10 +165,7 @@ func Split(m *ir.Module, r Ratios, o SplitOptions) error {
 		if gr := o.Granularity; gr > 1 {
 			n4 = min(c, int(math.Floor(float64(n4)/float64(gr)+0.5))*gr)
 		}
-		errs := make([]float64, c)
-		for ch := 0; ch < c; ch++ {
-			errs[ch] = TernaryError(w.F[ch*k : (ch+1)*k])
-		}
+		errs := ternaryErrors(CalibrationOf(m), w.F, k, c)
 		ls := &LayerSplit{Ratio: ratio, N4: n4, INT4: SelectINT4(errs, n4), Errors: errs}
 		in4 := make([]bool, c)
 		for _, ch := range ls.INT4 {

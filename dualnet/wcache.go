@@ -1,0 +1,257 @@
+package dualnet
+
+import (
+	"math"
+	"runtime"
+	"sync"
+)
+
+// weightCache memoises per-channel weight quantization (QuantizeChannel)
+// on a Calibration. pimc compile quantizes the same calibrated module three
+// times (chosen ratios, r = 1 and r = 0 baselines, each on an ir.Module
+// Clone sharing the constant tensors and the Calibration); the INT4 and
+// INT8 codes and MSE scales of a channel depend only on its weights and q,
+// not on the split ratio, so each is searched once. Entries are keyed by a
+// hash of the weights and verified bit for bit, so a hit returns exactly
+// what QuantizeChannel would.
+//
+// It also memoises Hist.MSEScale: the activation groups and their merged
+// histograms are the same in every variant, so are their scales.
+type weightCache struct {
+	mu sync.Mutex
+	m  map[wqKey][]*wqEntry
+	hs map[hsKey][]*hsEntry
+	te map[wqKey][]*teEntry
+}
+
+type teEntry struct {
+	w    []float32 // not copied
+	errs []float64
+}
+
+// ternaryErrors returns TernaryError of each of the c channels of w
+// ([c][k]), memoised on cal (when not nil) by the weights' content: the
+// error ranking dual-split uses does not depend on the ratio. Channels are
+// computed in parallel, each independently.
+func ternaryErrors(cal *Calibration, w []float32, k, c int) []float64 {
+	var wc *weightCache
+	var key wqKey
+	if cal != nil {
+		wc = cal.weights()
+		key = wqKey{h: hashWeights(w), n: k, q: c}
+		wc.mu.Lock()
+		for _, e := range wc.te[key] {
+			if sameBits(e.w, w) {
+				wc.mu.Unlock()
+				return append([]float64(nil), e.errs...)
+			}
+		}
+		wc.mu.Unlock()
+	}
+	errs := make([]float64, c)
+	workers := runtime.GOMAXPROCS(0)
+	if len(w) < 1<<14 {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ch := g; ch < c; ch += workers {
+				errs[ch] = TernaryError(w[ch*k : (ch+1)*k])
+			}
+		}()
+	}
+	wg.Wait()
+	if wc != nil {
+		wc.mu.Lock()
+		wc.te[key] = append(wc.te[key], &teEntry{w: w, errs: append([]float64(nil), errs...)})
+		wc.mu.Unlock()
+	}
+	return errs
+}
+
+type hsKey struct {
+	h      uint64
+	bits   int
+	signed bool
+}
+
+type hsEntry struct {
+	h     *Hist // a private copy
+	scale float32
+}
+
+func hashHist(h *Hist) uint64 {
+	x := uint64(14695981039346656037)
+	mix := func(v uint64) { x ^= v; x *= 1099511628211 }
+	for i := range h.Pos {
+		mix(h.Pos[i])
+		mix(h.Neg[i])
+	}
+	mix(h.Zero)
+	mix(h.N)
+	mix(uint64(math.Float32bits(h.Min)))
+	mix(uint64(math.Float32bits(h.Max)))
+	return x
+}
+
+func sameHist(a, b *Hist) bool {
+	if a.Zero != b.Zero || a.N != b.N || math.Float32bits(a.Min) != math.Float32bits(b.Min) ||
+		math.Float32bits(a.Max) != math.Float32bits(b.Max) || len(a.Pos) != len(b.Pos) || len(a.Neg) != len(b.Neg) {
+		return false
+	}
+	for i := range a.Pos {
+		if a.Pos[i] != b.Pos[i] {
+			return false
+		}
+	}
+	for i := range a.Neg {
+		if a.Neg[i] != b.Neg[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// histScale is h.MSEScale(bits, signed), memoised by histogram content.
+func (wc *weightCache) histScale(h *Hist, bits int, signed bool) float32 {
+	k := hsKey{hashHist(h), bits, signed}
+	wc.mu.Lock()
+	for _, e := range wc.hs[k] {
+		if sameHist(e.h, h) {
+			wc.mu.Unlock()
+			return e.scale
+		}
+	}
+	wc.mu.Unlock()
+	s := h.MSEScale(bits, signed)
+	cp := &Hist{Pos: append([]uint64(nil), h.Pos...), Neg: append([]uint64(nil), h.Neg...), Zero: h.Zero, N: h.N, Min: h.Min, Max: h.Max}
+	wc.mu.Lock()
+	wc.hs[k] = append(wc.hs[k], &hsEntry{cp, s})
+	wc.mu.Unlock()
+	return s
+}
+
+type wqKey struct {
+	h    uint64
+	n, q int
+}
+
+type wqEntry struct {
+	w     []float32 // the weights the entry was computed from (not copied)
+	codes []int8    // shared: callers must not modify
+	scale float32
+}
+
+var wcacheMu sync.Mutex
+
+func (c *Calibration) weights() *weightCache {
+	wcacheMu.Lock()
+	defer wcacheMu.Unlock()
+	if c.wq == nil {
+		c.wq = &weightCache{m: map[wqKey][]*wqEntry{}, hs: map[hsKey][]*hsEntry{}, te: map[wqKey][]*teEntry{}}
+	}
+	return c.wq
+}
+
+func hashWeights(w []float32) uint64 {
+	h := uint64(14695981039346656037)
+	for _, v := range w {
+		h ^= uint64(math.Float32bits(v))
+		h *= 1099511628211
+	}
+	return h
+}
+
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// quantizeChannels returns QuantizeChannel(w[ch*k:(ch+1)*k], q) for each
+// channel in chans (in chans order). Results come from c's cache when c is
+// not nil; misses are computed in parallel, each channel independently, so
+// the result does not depend on scheduling. The returned codes are shared
+// with the cache and must not be modified.
+func quantizeChannels(c *Calibration, w []float32, k int, chans []int, q int) ([][]int8, []float32) {
+	codes := make([][]int8, len(chans))
+	scales := make([]float32, len(chans))
+	var wc *weightCache
+	keys := make([]wqKey, len(chans))
+	var miss []int
+	if c != nil {
+		wc = c.weights()
+		for i, ch := range chans {
+			keys[i] = wqKey{h: hashWeights(w[ch*k : (ch+1)*k]), n: k, q: q}
+		}
+		wc.mu.Lock()
+		for i, ch := range chans {
+			hit := false
+			for _, e := range wc.m[keys[i]] {
+				if sameBits(e.w, w[ch*k:(ch+1)*k]) {
+					codes[i], scales[i], hit = e.codes, e.scale, true
+					break
+				}
+			}
+			if !hit {
+				miss = append(miss, i)
+			}
+		}
+		wc.mu.Unlock()
+	} else {
+		miss = make([]int, len(chans))
+		for i := range miss {
+			miss[i] = i
+		}
+	}
+	if len(miss) == 0 {
+		return codes, scales
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(miss))
+	if len(miss)*k < 1<<14 {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	var next int64
+	var nmu sync.Mutex
+	take := func() int {
+		nmu.Lock()
+		defer nmu.Unlock()
+		i := next
+		next++
+		return int(i)
+	}
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := take(); j < len(miss); j = take() {
+				i := miss[j]
+				ch := chans[i]
+				codes[i], scales[i] = QuantizeChannel(w[ch*k:(ch+1)*k], q)
+			}
+		}()
+	}
+	wg.Wait()
+	if wc != nil {
+		wc.mu.Lock()
+		for _, i := range miss {
+			ch := chans[i]
+			wc.m[keys[i]] = append(wc.m[keys[i]], &wqEntry{w: w[ch*k : (ch+1)*k], codes: codes[i], scale: scales[i]})
+		}
+		wc.mu.Unlock()
+	}
+	return codes, scales
+}
