@@ -166,7 +166,7 @@ func foldCast(n *ir.Node, in []*ir.Tensor) (*ir.Tensor, error) {
 		if t.DType.IsFloat() {
 			out.F[i] = float32(v)
 		} else {
-			out.I[i] = wrapInt(t.DType, v)
+			out.I[i] = t.DType.Wrap(v)
 		}
 	}
 	return out, nil
@@ -199,7 +199,7 @@ func foldArith(n *ir.Node, in []*ir.Tensor) (*ir.Tensor, error) {
 			}
 			v = x / y
 		}
-		out[i] = wrapInt(t.DType, v)
+		out[i] = t.DType.Wrap(v)
 	}
 	return ir.IntTensor(t.DType, out, t.Shape...), nil
 }

@@ -220,12 +220,12 @@ func decodeTyped(out *ir.Tensor, tp *onnxpb.TensorProto, dt int32, n int) error 
 	case int32(ir.Uint32), int32(ir.Uint64):
 		out.I = make([]int64, n)
 		for i, v := range tp.Uint64Data {
-			out.I[i] = wrapInt(ir.DType(dt), int64(v))
+			out.I[i] = ir.DType(dt).Wrap(int64(v))
 		}
 	default:
 		out.I = make([]int64, n)
 		for i, v := range tp.Int32Data {
-			out.I[i] = wrapInt(ir.DType(dt), int64(v))
+			out.I[i] = ir.DType(dt).Wrap(int64(v))
 		}
 	}
 	return nil
@@ -259,31 +259,6 @@ func otherTypedField(tp *onnxpb.TensorProto, want string) string {
 		}
 	}
 	return ""
-}
-
-// wrapInt reduces v to dt's width the way a C cast does, so that every
-// integer element is a value of its dtype.
-func wrapInt(dt ir.DType, v int64) int64 {
-	switch dt {
-	case ir.Int8:
-		return int64(int8(v))
-	case ir.Uint8:
-		return int64(uint8(v))
-	case ir.Int16:
-		return int64(int16(v))
-	case ir.Uint16:
-		return int64(uint16(v))
-	case ir.Int32:
-		return int64(int32(v))
-	case ir.Uint32:
-		return int64(uint32(v))
-	case ir.Bool:
-		if v != 0 {
-			return 1
-		}
-		return 0
-	}
-	return v
 }
 
 // readExternal reads want bytes of a tensor stored beside the model. The

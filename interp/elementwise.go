@@ -82,36 +82,12 @@ func reluInPlace(s []float32) {
 
 var errDivZero = errors.New("integer division by zero")
 
-// wrapInt truncates v to the range of integer dtype dt (two's complement).
-func wrapInt(dt ir.DType, v int64) int64 {
-	switch dt {
-	case ir.Int8:
-		return int64(int8(v))
-	case ir.Uint8:
-		return int64(uint8(v))
-	case ir.Int16:
-		return int64(int16(v))
-	case ir.Uint16:
-		return int64(uint16(v))
-	case ir.Int32:
-		return int64(int32(v))
-	case ir.Uint32:
-		return int64(uint32(v))
-	case ir.Bool:
-		if v != 0 {
-			return 1
-		}
-		return 0
-	}
-	return v
-}
-
 func wrapAll(dt ir.DType, s []int64) {
 	if dt == ir.Int64 || dt == ir.Uint64 {
 		return
 	}
 	for i, v := range s {
-		s[i] = wrapInt(dt, v)
+		s[i] = dt.Wrap(v)
 	}
 }
 

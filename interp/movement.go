@@ -533,11 +533,11 @@ func castKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 			case float64(v) >= math.MaxInt64:
 				// Out of int64 range: saturate (Go's conversion is
 				// implementation-defined here).
-				y.I[i] = wrapInt(to, math.MaxInt64)
+				y.I[i] = to.Wrap(math.MaxInt64)
 			case float64(v) <= math.MinInt64:
-				y.I[i] = wrapInt(to, math.MinInt64)
+				y.I[i] = to.Wrap(math.MinInt64)
 			default:
-				y.I[i] = wrapInt(to, int64(v))
+				y.I[i] = to.Wrap(int64(v))
 			}
 		}
 	case to.IsFloat():
@@ -555,7 +555,7 @@ func castKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 		}
 	default:
 		for i, v := range x.I {
-			y.I[i] = wrapInt(to, v)
+			y.I[i] = to.Wrap(v)
 		}
 	}
 	return []*ir.Tensor{y}, nil

@@ -191,7 +191,7 @@ func convIntegerKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	y := newOut(n, 0)
 	for i, v := range acc {
-		y.I[i] = wrapInt(ir.Int32, v)
+		y.I[i] = ir.Int32.Wrap(v)
 	}
 	return []*ir.Tensor{y}, nil
 }

@@ -84,6 +84,32 @@ func (d DType) Range() (lo, hi int64) {
 	return math.MinInt64, math.MaxInt64
 }
 
+// Wrap reduces v to the width of integer dtype d the way a C cast does
+// (two's complement; bool becomes 0 or 1), so that every integer element
+// is a value of its dtype. Other dtypes return v unchanged.
+func (d DType) Wrap(v int64) int64 {
+	switch d {
+	case Int8:
+		return int64(int8(v))
+	case Uint8:
+		return int64(uint8(v))
+	case Int16:
+		return int64(int16(v))
+	case Uint16:
+		return int64(uint16(v))
+	case Int32:
+		return int64(int32(v))
+	case Uint32:
+		return int64(uint32(v))
+	case Bool:
+		if v != 0 {
+			return 1
+		}
+		return 0
+	}
+	return v
+}
+
 // Tensor is a dense constant or runtime value in row-major order. Float
 // dtypes keep their elements in F (float16 widened, float64 narrowed: pimc
 // computes in float32), every integer dtype and bool in I. Exactly one of
