@@ -144,6 +144,16 @@ func sliceKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, err
 	}
 	y := newOut(n, 0)
+	if unitSteps(p.Step) && y.Len() > 0 {
+		// Step-1 slices (weight generators, channel splits) are contiguous
+		// runs along the last axis: copy them without per-element index maps.
+		if y.DType.IsFloat() {
+			sliceRuns(y.F, x.F, x.Shape, p.Start, p.Count)
+		} else {
+			sliceRuns(y.I, x.I, x.Shape, p.Start, p.Count)
+		}
+		return []*ir.Tensor{y}, nil
+	}
 	maps := make([][]int, x.Rank())
 	for a := range maps {
 		m := make([]int, p.Count[a])
@@ -154,6 +164,39 @@ func sliceKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	gatherAxesT(y, x, maps, 0)
 	return []*ir.Tensor{y}, nil
+}
+
+func unitSteps(steps []int64) bool {
+	for _, s := range steps {
+		if s != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// sliceRuns copies the box start..start+count of src (shape in) into dst.
+func sliceRuns[T float32 | int64](dst, src []T, in, start, count []int64) {
+	r := len(in)
+	if r == 0 {
+		dst[0] = src[0]
+		return
+	}
+	is := strides(in)
+	d := 0
+	var rec func(a, sOff int)
+	rec = func(a, sOff int) {
+		if a == r-1 {
+			n := int(count[a])
+			s := sOff + int(start[a])
+			d += copy(dst[d:d+n], src[s:s+n])
+			return
+		}
+		for i := 0; i < int(count[a]); i++ {
+			rec(a+1, sOff+(int(start[a])+i)*is[a])
+		}
+	}
+	rec(0, 0)
 }
 
 func tileKernel(n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
