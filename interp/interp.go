@@ -342,3 +342,24 @@ func sameShape(a, b []int64) bool {
 	}
 	return true
 }
+
+// EvalNodeConsuming is EvalNode for a caller that will never read in[i]
+// again where consumable[i] is true: an elementwise Add/Sub/Mul/Div may
+// then write its result into that input's storage instead of allocating.
+// Constant folding uses it so that weight generators (Tile → Slice → Mul →
+// Add over tens of millions of elements) do not allocate a buffer per step.
+func EvalNodeConsuming(n *ir.Node, in []*ir.Tensor, consumable []bool) ([]*ir.Tensor, error) {
+	switch n.Op {
+	case ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
+		out := n.Out(0)
+		if len(in) == 2 && len(consumable) > 0 && consumable[0] && in[0] != nil && in[1] != nil && out != nil &&
+			in[0].DType.IsFloat() && in[0].DType == out.Type.DType && in[1].DType == in[0].DType &&
+			sameShape(in[0].Shape, out.Type.Shape) && in[0].Check() == nil && in[1].Check() == nil {
+			if err := applyBinary(n.Op, in[0], in[0], in[1]); err != nil {
+				return nil, n.Errorf("%v", err)
+			}
+			return []*ir.Tensor{in[0]}, nil
+		}
+	}
+	return EvalNode(n, in)
+}

@@ -44,7 +44,7 @@ func FoldConstants(m *ir.Module) error {
 		uses[o]++
 	}
 	for _, n := range g.Nodes {
-		outs, err := foldNode(n, known)
+		outs, err := foldNode(n, known, uses)
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func FoldConstants(m *ir.Module) error {
 
 // foldNode returns n's outputs when n can be folded, nil otherwise.
 // known holds the values folded so far in this sweep.
-func foldNode(n *ir.Node, known map[*ir.Value]*ir.Tensor) ([]*ir.Tensor, error) {
+func foldNode(n *ir.Node, known map[*ir.Value]*ir.Tensor, uses map[*ir.Value]int) ([]*ir.Tensor, error) {
 	if n.Op == ir.OpShape && n.In(0) != nil {
 		shape := n.In(0).Type.Shape
 		s, e := ir.ShapeRange(n, len(shape))
@@ -107,7 +107,14 @@ func foldNode(n *ir.Node, known map[*ir.Value]*ir.Tensor) ([]*ir.Tensor, error) 
 	if !interp.Supported(n.Op) {
 		return nil, nil
 	}
-	out, err := interp.EvalNode(n, in)
+	// A value folded in this sweep and read by no other node is dead
+	// after this one: the kernel may overwrite it, and a view of it
+	// (Reshape) need not be copied.
+	consumed := make([]bool, len(n.Inputs))
+	for i, v := range n.Inputs {
+		consumed[i] = v != nil && known[v] != nil && uses[v] == 1
+	}
+	out, err := interp.EvalNodeConsuming(n, in, consumed)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +124,7 @@ func foldNode(n *ir.Node, known map[*ir.Value]*ir.Tensor) ([]*ir.Tensor, error) 
 	// generators produce hundreds of MB, and copying them all cost a
 	// quarter of the pass's time.
 	for i, t := range out {
-		if t != nil && aliasesAny(t, in) {
+		if t != nil && aliasesAny(t, in, consumed) {
 			out[i] = t.Clone()
 		}
 	}
@@ -125,9 +132,9 @@ func foldNode(n *ir.Node, known map[*ir.Value]*ir.Tensor) ([]*ir.Tensor, error) 
 }
 
 // aliasesAny reports whether t's storage overlaps that of any of ins.
-func aliasesAny(t *ir.Tensor, ins []*ir.Tensor) bool {
-	for _, in := range ins {
-		if in != nil && (sameArray(t.F, in.F) || sameArray(t.I, in.I)) {
+func aliasesAny(t *ir.Tensor, ins []*ir.Tensor, consumed []bool) bool {
+	for i, in := range ins {
+		if in != nil && !consumed[i] && (sameArray(t.F, in.F) || sameArray(t.I, in.I)) {
 			return true
 		}
 	}
