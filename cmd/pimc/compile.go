@@ -87,7 +87,7 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if err != nil {
 		return err
 	}
-	chosen, err := c.quantize(m, ratios, h, true)
+	chosen, err := c.quantize(m, ratios, true)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (c *compiler) stopped(list []ir.Pass) bool {
 // quantize runs dual-split, quantize and partition on a copy of the
 // calibrated canonical module. Dumps and -stop-after apply to the chosen
 // variant only.
-func (c *compiler) quantize(m *ir.Module, r dualnet.Ratios, h *hw.Hardware, chosen bool) (*ir.Module, error) {
+func (c *compiler) quantize(m *ir.Module, r dualnet.Ratios, chosen bool) (*ir.Module, error) {
 	q := m.Clone()
 	f := c.qf
 	opts := dualnet.Options{Ratios: r,
@@ -152,7 +152,7 @@ func (c *compiler) quantize(m *ir.Module, r dualnet.Ratios, h *hw.Hardware, chos
 }
 
 func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label string) (*cost.Report, error) {
-	q, err := c.quantize(m, dualnet.Uniform(r), h, false)
+	q, err := c.quantize(m, dualnet.Uniform(r), false)
 	if err != nil {
 		return nil, fmt.Errorf("%s baseline: %w", label, err)
 	}

@@ -58,10 +58,6 @@ func quantHashes(t *testing.T, model string) [3]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := qf.hardware()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cal, _, err := qf.calibrate(m, "test", io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +69,7 @@ func quantHashes(t *testing.T, model string) [3]string {
 	}
 	var out [3]string
 	for i, r := range []dualnet.Ratios{ratios, dualnet.Uniform(1), dualnet.Uniform(0)} {
-		q, err := c.quantize(m, r, h, i == 0)
+		q, err := c.quantize(m, r, i == 0)
 		if err != nil {
 			t.Fatal(err)
 		}
