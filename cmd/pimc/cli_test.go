@@ -159,6 +159,15 @@ func TestDotFormats(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "digraph") {
 		t.Fatalf("dot: exit %d, stderr %s", code, errs)
 	}
+	// By default the graph is partitioned: nodes are coloured by engine.
+	for _, s := range []string{"fillcolor", "[dual dual]", "[sram int8]", "[ppu "} {
+		if !strings.Contains(out, s) {
+			t.Errorf("default dot output lacks %q", s)
+		}
+	}
+	if _, out, _ := runCLI("dot", "--after", "fold-batchnorm", resnet20); strings.Contains(out, "fillcolor") {
+		t.Error("dot --after fold-batchnorm should draw the float graph, uncoloured")
+	}
 	if _, err := exec.LookPath("dot"); err != nil {
 		code, _, errs := runCLI("dot", "--format", "svg", "-o", filepath.Join(dir, "g.svg"), resnet20)
 		if code != 1 || !strings.Contains(errs, "graphviz") {

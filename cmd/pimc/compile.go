@@ -45,7 +45,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "compile", "%v", err)
 	}
-	c := &compiler{path: pos[0], out: *out, o: o, qf: qf, stdout: stdout, stderr: stderr}
+	c := &compiler{cmd: "compile", path: pos[0], out: *out, o: o, qf: qf, stdout: stdout, stderr: stderr}
 	if err := c.run(*floatOnly, *noBase, *jsonOut); err != nil {
 		return fail(stderr, err)
 	}
@@ -53,6 +53,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 }
 
 type compiler struct {
+	cmd            string // the subcommand, for warnings
 	path, out      string
 	o              pipeline.Options
 	qf             *evalFlags
@@ -78,16 +79,7 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if err != nil {
 		return err
 	}
-	cal, _, err := c.qf.calibrate(m, "pimc compile", c.stderr)
-	if err != nil {
-		return fmt.Errorf("%s: calibrate: %w", c.path, err)
-	}
-	dualnet.SetCalibration(m, cal)
-	ratios, err := c.qf.layerRatios(m)
-	if err != nil {
-		return err
-	}
-	chosen, err := c.quantize(m, ratios, true)
+	chosen, err := c.lower(m)
 	if err != nil {
 		return err
 	}
@@ -124,6 +116,22 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 		return cost.WriteJSON(c.stdout, file)
 	}
 	return cost.WriteTable(c.stdout, rep, file.Comparison)
+}
+
+// lower calibrates the canonical module m (recording the calibration on
+// it, so baselines cloned from m share it) and returns a copy quantized
+// and partitioned at the chosen ratios.
+func (c *compiler) lower(m *ir.Module) (*ir.Module, error) {
+	cal, _, err := c.qf.calibrate(m, "pimc "+c.cmd, c.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: calibrate: %w", c.path, err)
+	}
+	dualnet.SetCalibration(m, cal)
+	ratios, err := c.qf.layerRatios(m)
+	if err != nil {
+		return nil, err
+	}
+	return c.quantize(m, ratios, true)
 }
 
 // stopped reports whether -stop-after names a pass in list.

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 
 	"pimc/ir"
+	"pimc/pipeline"
 )
 
 func runDot(args []string, stdout, stderr io.Writer) int {
@@ -16,8 +18,16 @@ func runDot(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("dot", use, stderr)
 	out := fs.String("o", "", "Output file (default stdout)")
 	format := fs.String("format", "dot", "Output format: dot, svg or png (svg and png need Graphviz's dot)")
-	after := fs.String("after", "", "Draw the IR after this pass (default: after the whole pipeline)")
+	after := fs.String("after", "", "Draw the IR after this pass (default: after partition, coloured by engine)")
 	pf := addPipeFlags(fs)
+	// The split decides each node's engine; calibration data would not
+	// change the picture, so dot takes only the split flags (and keeps
+	// --format for itself) and calibrates data-free.
+	qf := addQuantFlags(flag.NewFlagSet("dot-split", flag.ContinueOnError))
+	fs.Float64Var(&qf.ratio, "ratio", qf.ratio, "Fraction `R` of each split layer's output channels on the INT4 path")
+	fs.StringVar(&qf.ratios, "ratios", "", "JSON `FILE` of per-layer ratios keyed by node name")
+	fs.BoolVar(&qf.keepFirst, "keep-first", qf.keepFirst, "Keep the first conv/FC layer unsplit at INT8")
+	fs.BoolVar(&qf.keepLast, "keep-last", qf.keepLast, "Keep the last conv/FC layer unsplit at INT8")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return parseFailed(err, stderr, "dot")
@@ -37,9 +47,24 @@ func runDot(args []string, stdout, stderr io.Writer) int {
 	if *after != "" {
 		pf.stopAfter = *after
 	}
-	m, err := pf.load(pos[0], stderr)
+	if msg := qf.check(); msg != "" {
+		return usageError(stderr, "dot", "%s", msg)
+	}
+	o, err := pf.options(stderr)
+	if err != nil {
+		return usageError(stderr, "dot", "%v", err)
+	}
+	m, err := pipeline.Load(pos[0], o)
 	if err != nil {
 		return fail(stderr, err)
+	}
+	// Past canonicalisation the graph is quantized and partitioned like
+	// `pimc compile` does it, so nodes carry their engine and precision.
+	if ir.FindPass(pipeline.Canonical(), *after) < 0 {
+		c := &compiler{cmd: "dot", path: pos[0], o: o, qf: qf, stdout: stdout, stderr: io.Discard}
+		if m, err = c.lower(m); err != nil {
+			return fail(stderr, err)
+		}
 	}
 	var buf bytes.Buffer
 	if err := ir.WriteDOT(&buf, m); err != nil {
