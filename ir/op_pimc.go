@@ -231,7 +231,13 @@ func inferQConv(n *Node) error {
 	if err := wantRQ(n, 2, w.Shape[0]); err != nil {
 		return err
 	}
-	if err := qResidual(n, 3, s); err != nil {
+	return setLayerOut(n, 3, s)
+}
+
+// setLayerOut checks a layer's optional residual input res against the
+// output shape s and types the output with the layer's code width.
+func setLayerOut(n *Node, res int, s []int64) error {
+	if err := qResidual(n, res, s); err != nil {
 		return err
 	}
 	dt, err := outCodeType(n)
@@ -307,15 +313,7 @@ func inferDualConv(n *Node) error {
 	if err != nil {
 		return err
 	}
-	if err := qResidual(n, 5, s); err != nil {
-		return err
-	}
-	dt, err := outCodeType(n)
-	if err != nil {
-		return err
-	}
-	setOut(n, 0, dt, s)
-	return nil
+	return setLayerOut(n, 5, s)
 }
 
 func gemmShape(x Type, k, c int64) ([]int64, error) {
@@ -349,15 +347,7 @@ func inferQGemm(n *Node) error {
 	if err := wantRQ(n, 2, w.Shape[0]); err != nil {
 		return err
 	}
-	if err := qResidual(n, 3, s); err != nil {
-		return err
-	}
-	dt, err := outCodeType(n)
-	if err != nil {
-		return err
-	}
-	setOut(n, 0, dt, s)
-	return nil
+	return setLayerOut(n, 3, s)
 }
 
 func inferDualGemm(n *Node) error {
@@ -379,15 +369,7 @@ func inferDualGemm(n *Node) error {
 	if err != nil {
 		return err
 	}
-	if err := qResidual(n, 5, s); err != nil {
-		return err
-	}
-	dt, err := outCodeType(n)
-	if err != nil {
-		return err
-	}
-	setOut(n, 0, dt, s)
-	return nil
+	return setLayerOut(n, 5, s)
 }
 
 func inferQAdd(n *Node) error {
