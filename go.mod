@@ -19,6 +19,7 @@ require (
 	github.com/google/flatbuffers v1.11.0 // indirect
 	github.com/pkg/errors v0.8.1 // indirect
 	github.com/xtgo/set v1.0.0 // indirect
+	golang.org/x/image v0.48.0 // indirect
 	gorgonia.org/vecf32 v0.9.0 // indirect
 	gorgonia.org/vecf64 v0.9.0 // indirect
 )

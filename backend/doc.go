@@ -9,7 +9,7 @@
 // is the layout the ADC rule of docs/quantization.md is defined on. Which
 // tiles stay resident, how many copies share the windows and how the rest
 // is time-multiplexed through a streaming region follows mapping.MapDual
-// restricted to im2col.
+// restricted to im2col, for the allocation objective of Options.
 //
 // Layering: backend imports ir, backend/isa, hw and mapping.
 package backend

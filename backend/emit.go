@@ -13,8 +13,10 @@ import (
 // inputs must be float tensors, its outputs float tensors (Dequantize or a
 // float op after it), and every other op one the chip runs: the pimc ops of
 // ir/op_pimc.go, reshapes and transposes of codes, Softmax and LogSoftmax.
-// The result is deterministic: equal modules give equal bytes.
-func Emit(m *ir.Module, h *hw.Hardware) (*isa.Program, error) {
+// The layers are allocated with o.Mapping(), the options to cost the
+// program with. The result is deterministic: equal modules and options give
+// equal bytes.
+func Emit(m *ir.Module, h *hw.Hardware, o Options) (*isa.Program, error) {
 	if err := h.Validate(); err != nil {
 		return nil, err
 	}
@@ -22,7 +24,10 @@ func Emit(m *ir.Module, h *hw.Hardware) (*isa.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &emitter{m: m, h: h, loc: map[*ir.Value]*buffer{}, width: mapping.ValueWidths(m)}
+	if _, err := mapping.ParseObjective(string(o.Objective)); err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	e := &emitter{m: m, h: h, mo: o.Mapping(), loc: map[*ir.Value]*buffer{}, width: mapping.ValueWidths(m)}
 	e.p = &isa.Program{HWName: h.Name, Fingerprint: fp, Model: m.Name}
 	if err := e.plan(); err != nil {
 		return nil, err
@@ -42,6 +47,7 @@ func Emit(m *ir.Module, h *hw.Hardware) (*isa.Program, error) {
 type emitter struct {
 	m     *ir.Module
 	h     *hw.Hardware
+	mo    mapping.Options // how the layers are allocated
 	p     *isa.Program
 	setup [isa.NumEngines][]isa.Inst
 	code  [isa.NumEngines][]isa.Inst
@@ -408,7 +414,17 @@ func (a *allocator) put(addr, n int) {
 	}
 }
 
-// MappingOptions is the mapping the backend lays layers out with: im2col
-// only (see the package doc). Evaluate the cost model with it to compare
-// with the simulator (docs/cost.md, docs/simulator.md).
-var MappingOptions = mapping.Options{Schemes: []mapping.Scheme{mapping.Im2col}}
+// Options says how Emit lays a module out.
+type Options struct {
+	// Objective is the allocation objective (docs/mapping.md,
+	// "Objectives"); the zero value is latency.
+	Objective mapping.Objective
+}
+
+// Mapping is the mapping the backend lays layers out with: im2col only
+// (see the package doc), allocated for o.Objective. Evaluate the cost
+// model with it to compare with the simulator (docs/cost.md,
+// docs/simulator.md).
+func (o Options) Mapping() mapping.Options {
+	return mapping.Options{Schemes: []mapping.Scheme{mapping.Im2col}, Objective: o.Objective}
+}

@@ -80,7 +80,7 @@ func tinyNet(t *testing.T, tail ir.Op) *ir.Module {
 
 func TestEmitSymbolsAndSync(t *testing.T) {
 	q := tinyNet(t, ir.OpSoftmax)
-	p, err := Emit(q, hw.Default())
+	p, err := Emit(q, hw.Default(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestEmitSymbolsAndSync(t *testing.T) {
 
 func TestEmitRejectsUnsupportedOps(t *testing.T) {
 	q := tinyNet(t, ir.OpSigmoid)
-	_, err := Emit(q, hw.Default())
+	_, err := Emit(q, hw.Default(), Options{})
 	if err == nil || !strings.Contains(err.Error(), `node "tail" (Sigmoid): not supported by the chip`) {
 		t.Fatalf("got %v", err)
 	}

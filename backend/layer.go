@@ -103,7 +103,7 @@ func (e *emitter) plan() error {
 	if len(dl) == 0 {
 		return nil
 	}
-	res, err := mapping.MapDual(dl, e.h, MappingOptions)
+	res, err := mapping.MapDual(dl, e.h, e.mo)
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}

@@ -16,7 +16,7 @@ type Options struct {
 	// "tb-only".
 	Label string
 	// Mapping restricts the allocator's schemes (zero value: all of them,
-	// the `auto` mapping).
+	// the `auto` mapping) and sets its objective (zero value: latency).
 	Mapping mapping.Options
 }
 
@@ -44,7 +44,7 @@ func Evaluate(m *ir.Module, h *hw.Hardware, o Options) (*Report, error) {
 		return nil, err
 	}
 	e := newEvaluator(m, h)
-	r := &Report{Schema: Schema, Model: m.Name, Label: o.Label, Hardware: h.Name, ClockMHz: h.ClockMHz}
+	r := &Report{Schema: Schema, Model: m.Name, Label: o.Label, Hardware: h.Name, ClockMHz: h.ClockMHz, Alloc: res.Objective}
 
 	// Pass 1: every node's counts and time, in graph order. Refresh
 	// waits for pass 2 because it depends on the whole inference's
@@ -238,8 +238,12 @@ func (e *evaluator) layer(i int, n *ir.Node, d mapping.DualLayer, dr mapping.Dua
 	l.ArrayClk = max(l.SRAM.LatencyClk, l.EDRAM.LatencyClk)
 	// The PPU requantizes a layer's outputs as the arrays produce them,
 	// so the layer ends when the slowest of the three engines does
-	// (docs/cost.md, "Latency").
+	// (docs/cost.md, "Latency"). A time-multiplexed part has every sum
+	// only after its last round, so the PPU then starts after the arrays.
 	l.LatencyClk = max(l.ArrayClk, l.PPUClk)
+	if l.SRAM.Rounds > 1 || l.EDRAM.Rounds > 1 {
+		l.LatencyClk = l.ArrayClk + l.PPUClk
+	}
 	if l.PPUClk > l.ArrayClk {
 		l.Bound = "ppu"
 	}
@@ -307,7 +311,12 @@ func (e *evaluator) path(n *ir.Node, kind mapping.PoolKind, d mapping.DualLayer,
 	p.ComputeClk, p.ReloadClk, p.LatencyClk = lr.ComputeClk, lr.ReloadClk, lr.LatencyClk
 	p.ResidentRows = lr.ResidentRows
 	if batch > 1 {
-		batchTime(&p, lr, mp, batch)
+		pool, err := mapping.PoolFromHW(e.h, kind)
+		if err != nil {
+			return p, err
+		}
+		pool.Array = arr
+		batchTime(&p, lr, mp, batch, pool)
 	}
 	p.UsedCells, p.AllocatedCells, p.Utilisation = lr.UsedCells, lr.AllocatedCells, lr.Utilisation
 
@@ -344,7 +353,12 @@ func (e *evaluator) path(n *ir.Node, kind mapping.PoolKind, d mapping.DualLayer,
 // streamed one whose copies all fit) splits the n·windows input vectors
 // among its copies; a time-multiplexed one streams all n·windows through
 // every round. Reloads happen once per round whatever n is.
-func batchTime(p *PathCost, lr mapping.LayerResult, mp mapping.Mapping, n int64) {
+//
+// A time-multiplexed part's exposed write time shrinks as its windows grow
+// (one array's next write overlaps the other arrays' windows), so it is
+// retimed with mapping's rule for the batch's windows; a wait for the
+// shared DMA bus that mapping added is kept.
+func batchTime(p *PathCost, lr mapping.LayerResult, mp mapping.Mapping, n int64, pool mapping.Pool) {
 	if lr.Cycles <= 0 {
 		return
 	}
@@ -352,6 +366,8 @@ func batchTime(p *PathCost, lr mapping.LayerResult, mp mapping.Mapping, n int64)
 	wins := n * mp.Windows
 	if lr.Rounds > 1 {
 		p.Cycles = lr.Rounds * wins
+		wait := lr.ReloadClk - (pool.TimeMultiplexedClk(mp, lr.Arrays, mp.Windows*cpv) - lr.ComputeClk)
+		p.ReloadClk = pool.TimeMultiplexedClk(mp, lr.Arrays, wins*cpv) - p.Cycles*cpv + wait
 	} else {
 		p.Cycles = ceilDiv(wins, max(lr.Copies, 1))
 	}

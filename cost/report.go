@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+
+	"pimc/mapping"
 )
 
 // Schema identifies the report format; docs/report.md describes it. It
@@ -237,17 +239,20 @@ type Totals struct {
 
 // Report is the cost of one compiled module.
 type Report struct {
-	Schema   string        `json:"schema"`
-	Model    string        `json:"model"`
-	Label    string        `json:"label"`
-	Hardware string        `json:"hardware"`
-	ClockMHz float64       `json:"clock_mhz"`
-	Ratio    Ratio         `json:"ratio"`
-	Totals   Totals        `json:"totals"`
-	SRAM     PoolReport    `json:"sram"`
-	EDRAM    PoolReport    `json:"edram"`
-	Layers   []LayerReport `json:"layers"`
-	PPUOps   []PPUReport   `json:"ppu_ops"`
+	Schema   string  `json:"schema"`
+	Model    string  `json:"model"`
+	Label    string  `json:"label"`
+	Hardware string  `json:"hardware"`
+	ClockMHz float64 `json:"clock_mhz"`
+	// Alloc is the allocation objective the arrays were mapped with
+	// (mapping.Options.Objective; docs/mapping.md, "Objectives").
+	Alloc  mapping.Objective `json:"alloc"`
+	Ratio  Ratio             `json:"ratio"`
+	Totals Totals            `json:"totals"`
+	SRAM   PoolReport        `json:"sram"`
+	EDRAM  PoolReport        `json:"edram"`
+	Layers []LayerReport     `json:"layers"`
+	PPUOps []PPUReport       `json:"ppu_ops"`
 }
 
 // ReportFile is what `pimc compile` writes as report.json: the chosen

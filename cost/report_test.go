@@ -36,7 +36,7 @@ var reportTypes = map[string]any{
 func TestJSONFieldsStable(t *testing.T) {
 	want := map[string][]string{
 		"ReportFile": {"schema", "chosen", "int4_only", "tb_only", "comparison"},
-		"Report":     {"schema", "model", "label", "hardware", "clock_mhz", "ratio", "totals", "sram", "edram", "layers", "ppu_ops"},
+		"Report":     {"schema", "model", "label", "hardware", "clock_mhz", "alloc", "ratio", "totals", "sram", "edram", "layers", "ppu_ops"},
 		"Ratio":      {"split_layers", "unsplit_layers", "int4_channels", "tb_channels", "channels", "macs"},
 		"Totals": {"latency_clk", "latency_us", "no_overlap_latency_clk", "array_clk", "layer_ppu_clk", "ppu_op_clk",
 			"bottleneck", "bottleneck_clk", "energy_uj", "load_clk", "load_energy_fj", "counts", "energy", "memory"},

@@ -20,7 +20,7 @@ func WriteTable(w io.Writer, r *Report, c *Comparison) error {
 	if label == "" {
 		label = LabelChosen
 	}
-	fmt.Fprintf(bw, "pimc cost: %s (%s) on %s, %g MHz\n", r.Model, label, r.Hardware, r.ClockMHz)
+	fmt.Fprintf(bw, "pimc cost: %s (%s) on %s, %g MHz, --alloc %s\n", r.Model, label, r.Hardware, r.ClockMHz, r.Alloc)
 	fmt.Fprintf(bw, "ratio: INT4 share %s of channels / %s of MACs over %s; %s unsplit\n\n",
 		pct(r.Ratio.Channels), pct(r.Ratio.MACs), plural(r.Ratio.SplitLayers, "split layer"), plural(r.Ratio.UnsplitLayers, "layer"))
 

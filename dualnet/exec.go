@@ -92,6 +92,7 @@ type Executor struct {
 	sram    ADC
 	edram   ADC
 	tap     bool
+	ids     map[*ir.Value]int // slot of each value (tests compare every tensor)
 }
 
 type state struct {
@@ -182,6 +183,7 @@ func NewExecutor(m *ir.Module, o ExecOptions) (*Executor, error) {
 		}
 		e.outs = append(e.outs, i)
 	}
+	e.ids = id
 	e.pool.New = func() any { return e.newState() }
 	return e, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"unsafe"
 
 	"pimc/ir"
 )
@@ -11,9 +12,10 @@ import (
 // mmStep executes QConv, DualConv, QGemm and DualGemm. For each output
 // position it gathers the input codes of the kernel window into one vector
 // in the canonical row order (ky, kx, input channel) — the order the ADC
-// model's row tiles follow — computes each output channel's accumulator on
-// its path, and requantizes. Codes are held as u = x + xoff (xoff =
-// 2^(x_bits−1) for signed inputs, 0 otherwise) in bytes.
+// model's row tiles follow — and computes each output channel's accumulator
+// on its path; blocks of posBlock positions are then requantized together.
+// Codes are held as u = x + xoff (xoff = 2^(x_bits−1) for signed inputs, 0
+// otherwise) in bytes.
 type mmStep struct {
 	name                           string
 	tap                            bool
@@ -30,6 +32,7 @@ type mmStep struct {
 	xoff                           int32
 	runs                           []run      // gather runs of the window vector from the NHWC buffer
 	chAll                          [][]int32  // per group: output channel of each block row (-1: padding)
+	rqRows                         [][]rqRow  // per group: requantization of each block row
 	ipaths                         []*intPath // per group; nil entries for empty paths
 	tpath                          *tbPath
 	tau                            uint8 // threshold on u
@@ -53,6 +56,16 @@ type intPath struct {
 	ntiles, tw int
 	wcol       []uint64 // [row][tile][wbits][tw]
 	colpop     []int32  // [row][tile][wbits]
+	// AVX-512 layout of wcol for two-word tiles: [tile][wbits][word][rows8],
+	// eight rows per vector.
+	rows8 int
+	wz    []uint64
+	// adcPix512 (128-row tiles): per tile the masks of its rows in the two
+	// words (0 for tiles of ≤ sat rows, which cannot saturate), and the
+	// terms' weights −σ_i σ_j 2^(i+j) [xbits][wbits] for unsigned and
+	// signed inputs.
+	tmask        []uint64
+	coefU, coefS []int64
 }
 
 // tbPath holds the ternary rows, as +/− column bit masks per row tile.
@@ -66,6 +79,10 @@ type tbPath struct {
 	pall, mall []uint64 // [row][kw]
 	// Exact ADC with AVX2: Σ b·t as a byte dot product.
 	bytes *intPath
+	// AVX-512 layout for two-word tiles: [tile][+lo, +hi, −lo, −hi][rows8].
+	rows8 int
+	wz    []uint64
+	tmask []uint64 // tbPix512 (128-row tiles): each tile's rows in its two words
 }
 
 type mmScratch struct {
@@ -82,6 +99,8 @@ type mmScratch struct {
 	ge     []uint32 // per position: [x ≥ tau] bits of the whole vector
 	geW    []uint64
 	pl     []uint32 // per position: [plane][kpad/32] bits
+	zpl    []uint64 // AVX-512 ADC kernels: the planes that can saturate / tile words
+	coef   []int64
 }
 
 // simdChunk bounds the rows one AVX2 call sums: 16-bit lanes hold pair
@@ -221,9 +240,44 @@ func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() in
 		}
 		s.chAll = append(s.chAll, ch)
 	}
+	for _, ch := range s.chAll {
+		rows := make([]rqRow, len(ch))
+		for r, c := range ch {
+			rows[r].c = c
+			if c < 0 {
+				continue
+			}
+			q := s.rq[c]
+			rows[r].m, rows[r].r, rows[r].sh = q.M, q.R, uint64(q.S)
+			rows[r].lo, rows[r].hi = s.lo, s.hi
+			rows[r].base = q.B
+			if q.S > 0 {
+				rows[r].base += int64(1) << (q.S - 1)
+			}
+		}
+		s.rqRows = append(s.rqRows, rows)
+	}
 	s.y = e.slots[codeOut()].store
 	return s, nil
 }
+
+// rqRow is one block row's requantization (§6) with the rounding half
+// folded into base.
+type rqRow struct {
+	rqParams
+	c int32
+}
+
+// rqParams is the layout rq512 reads.
+type rqParams struct {
+	m, base, r int64
+	sh         uint64
+	lo, hi     int64
+}
+
+// posBlock is the number of output positions whose accumulators are
+// formed before they are requantized together.
+const posBlock = 32
 
 func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *intPath {
 	rows := len(ch)
@@ -234,7 +288,7 @@ func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *int
 	for i, c := range ch {
 		p.ch[i] = int32(c)
 	}
-	p.w = make([]int8, p.rowsPad*kpad)
+	p.w = alignedI8(p.rowsPad * kpad)
 	p.wsum = make([]int64, rows)
 	for r := 0; r < rows; r++ {
 		for k := 0; k < kg; k++ {
@@ -256,6 +310,37 @@ func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *int
 					if u>>j&1 != 0 {
 						p.wcol[((r*p.ntiles+t)*wbits+j)*p.tw+pos>>6] |= 1 << (pos & 63)
 						p.colpop[(r*p.ntiles+t)*wbits+j]++
+					}
+				}
+			}
+		}
+		if useAVX512 && p.tw == 2 && adc.Rows == 128 {
+			p.tmask = tileMasks(kg, p.ntiles, adc.Sat())
+			p.coefU = make([]int64, xbits*wbits)
+			p.coefS = make([]int64, xbits*wbits)
+			for i := 0; i < xbits; i++ {
+				for j := 0; j < wbits; j++ {
+					c := int64(1) << uint(i+j)
+					if j == wbits-1 {
+						c = -c
+					}
+					p.coefU[i*wbits+j] = -c
+					if i == xbits-1 {
+						c = -c
+					}
+					p.coefS[i*wbits+j] = -c
+				}
+			}
+		}
+		if useAVX512 && p.tw == 2 {
+			p.rows8 = (rows + 7) &^ 7
+			p.wz = alignedU64(p.ntiles * wbits * 2 * p.rows8)
+			for r := 0; r < rows; r++ {
+				for t := 0; t < p.ntiles; t++ {
+					for j := 0; j < wbits; j++ {
+						for h := 0; h < 2; h++ {
+							p.wz[((t*wbits+j)*2+h)*p.rows8+r] = p.wcol[((r*p.ntiles+t)*wbits+j)*2+h]
+						}
 					}
 				}
 			}
@@ -286,7 +371,10 @@ func newTBPath(w []int64, ch []int64, kg int, adc ADC) *tbPath {
 			}
 		}
 	}
-	if useAVX2 && adc.Exact() {
+	// With AVX-512 and 128-row tiles, tbPix512 serves exact ADCs too (its
+	// popcounts beat the byte dot product); else AVX2 uses the byte kernel.
+	tiles512 := useAVX512 && p.tw == 2 && adc.Rows == 128
+	if useAVX2 && adc.Exact() && !tiles512 {
 		p.bytes = newIntPath(w, ch, 2, kg, (kg+31)&^31, 1, ADC{Rows: adc.Rows, Ideal: true})
 	}
 	p.plus = make([]uint64, p.ntiles*rows*p.tw)
@@ -303,6 +391,21 @@ func newTBPath(w []int64, ch []int64, kg int, adc ADC) *tbPath {
 			}
 		}
 	}
+	if useAVX512 && p.tw == 2 && (!adc.Exact() || tiles512) {
+		p.rows8 = (rows + 7) &^ 7
+		p.wz = alignedU64(p.ntiles * 4 * p.rows8)
+		if adc.Rows == 128 {
+			p.tmask = tileMasks(kg, p.ntiles, 0)
+		}
+		for t := 0; t < p.ntiles; t++ {
+			for r := 0; r < rows; r++ {
+				for h := 0; h < 2; h++ {
+					p.wz[(t*4+h)*p.rows8+r] = p.plus[(t*rows+r)*2+h]
+					p.wz[(t*4+2+h)*p.rows8+r] = p.minus[(t*rows+r)*2+h]
+				}
+			}
+		}
+	}
 	return p
 }
 
@@ -314,7 +417,11 @@ func (s *mmStep) scratch(st *state) *mmScratch {
 	for _, ch := range s.chAll {
 		rall = max(rall, len(ch))
 	}
-	sc := &mmScratch{xcol: make([]uint8, s.kpad), acc: make([]int32, 16*rall+8), pacc: make([]int64, s.cout+4),
+	// xcol is 64-padded so that bit vectors made from it (planes, b) are
+	// whole 64-bit words: tiles of a multiple of 64 rows read them directly.
+	kpad64 := (s.kpad + 63) &^ 63
+	// adcPix512 reads whole 128-byte tiles.
+	sc := &mmScratch{xcol: alignedU8(max(kpad64, (s.kg+127)&^127))[:kpad64], acc: make([]int32, posBlock*rall+8), pacc: make([]int64, s.cout+4),
 		dots: make([]int32, s.cout+8), xp: make([]uint8, s.hp*s.wp*s.cin)}
 	tw := 1
 	for _, p := range s.ipaths {
@@ -327,11 +434,14 @@ func (s *mmStep) scratch(st *state) *mmScratch {
 	}
 	sc.planes = make([]uint64, 8*tw)
 	sc.bw = make([]uint64, tw)
-	sc.ge = make([]uint32, s.kpad/32)
+	sc.ge = make([]uint32, kpad64/32)
 	sc.lo, sc.hi = make([]uint8, s.kpad), make([]uint8, s.kpad)
 	sc.bb = make([]uint8, s.kpad)
 	sc.geW = make([]uint64, (s.kpad+63)/64)
-	sc.pl = make([]uint32, 8*s.kpad/32)
+	sc.pl = make([]uint32, 8*kpad64/32)
+	ntiles := (s.kg + min(s.sram.Rows, s.edram.Rows) - 1) / min(s.sram.Rows, s.edram.Rows)
+	sc.zpl = make([]uint64, max(24, 2*ntiles))
+	sc.coef = make([]int64, 64)
 	st.scratch[s.idx] = sc
 	return sc
 }
@@ -362,7 +472,32 @@ func (s *mmStep) run(st *state) error {
 				}
 				sc.padded = true
 			}
-			for c := 0; c < s.cin; c++ {
+			// Reading several channels at one pixel touches addresses
+			// h·w·4 bytes apart: beyond 1 KB they share L1 sets and
+			// thrash, and the channel-by-channel loop below is faster.
+			packed := s.h*s.w <= 256
+			switch {
+			case useVBMI && s.cin%16 == 0 && s.w%16 == 0:
+				// 16×16 blocks: each cache line of img is read once.
+				packed = true
+				for iy := 0; iy < s.h; iy++ {
+					o := ((iy+s.ph)*s.wp + s.pw) * s.cin
+					_ = xp[o+s.w*s.cin-1]
+					_ = img[(s.cin-1)*s.h*s.w+iy*s.w+s.w-1]
+					nhwcT512(&img[iy*s.w], s.h*s.w, s.cin, s.w, s.xoff, &xp[o], &nhwcIdx[0])
+				}
+			case !packed:
+			case useAVX512 && s.cin%16 == 0:
+				hw := s.h * s.w
+				for iy := 0; iy < s.h; iy++ {
+					o := ((iy+s.ph)*s.wp + s.pw) * s.cin
+					_ = xp[o+s.w*s.cin-1]
+					nhwc512(&img[iy*s.w], hw, s.cin, s.w, s.xoff, &xp[o])
+				}
+			case s.cin%8 == 0:
+				transposeNHWC8(xp, img, s.cin, s.h, s.w, s.wp, s.ph, s.pw, s.xoff)
+			}
+			for c := 0; c < s.cin && (!packed || s.cin%8 != 0); c++ {
 				for iy := 0; iy < s.h; iy++ {
 					row := img[(c*s.h+iy)*s.w : (c*s.h+iy+1)*s.w]
 					o := ((iy+s.ph)*s.wp+s.pw)*s.cin + c
@@ -387,10 +522,10 @@ func (s *mmStep) run(st *state) error {
 			if ip != nil {
 				toff = ip.rowsPad
 			}
-			for p0 := 0; p0 < P; p0 += 16 {
-				p1 := min(p0+16, P)
+			for p0 := 0; p0 < P; p0 += posBlock {
+				p1 := min(p0+posBlock, P)
 				for pix := p0; pix < p1; pix++ {
-					xcol := sc.xcol
+					xcol := sc.xcol[:s.kpad]
 					if s.gemm {
 						copy(xcol, xp[:s.kg])
 					} else {
@@ -402,8 +537,7 @@ func (s *mmStep) run(st *state) error {
 					if ip != nil {
 						ip.dot(xcol, ap, sc, int32(s.xoff))
 						if !s.sram.Exact() {
-							planeBits(xcol, uint8(s.xoff), s.xbits, sc.pl)
-							ip.adcCorrect(ap, sc, s.xoff != 0, s.xbits, s.sram)
+							ip.adcApply(ap, sc, s.xoff, s.xbits, s.sram)
 						}
 					}
 					if t := s.tpath; t != nil && g == 0 {
@@ -411,8 +545,7 @@ func (s *mmStep) run(st *state) error {
 							geBytesAVX2(&xcol[0], s.kpad, int8(s.tau-1), &sc.bb[0])
 							t.bytes.dot(sc.bb, ap[toff:], sc, 0)
 						} else {
-							geBits(xcol, s.tau, sc.ge)
-							t.dot(s.kg, ap[toff:], sc, s.edram)
+							t.apply(ap[toff:], sc, s.tau, s.kg, s.edram)
 						}
 					}
 				}
@@ -440,29 +573,38 @@ func (s *mmStep) run(st *state) error {
 				}
 				// Requantize the block: acc is position-major, the output
 				// channel-major.
-				for r, c := range chAll {
-					if c < 0 {
+				lo, hi := s.lo, s.hi
+				rqRows := s.rqRows[g]
+				for r := range rqRows {
+					q := &rqRows[r]
+					if q.c < 0 {
 						continue
 					}
-					q := s.rq[c]
-					sh := uint(q.S)
-					half := int64(0)
-					if sh > 0 {
-						half = int64(1) << (sh - 1)
+					out := outImg[int(q.c)*P+p0 : int(q.c)*P+p1]
+					a := acc[r : (len(out)-1)*rall+r+1]
+					// AVX-512: whole groups of 8 positions; the rest below.
+					n8 := 0
+					if useAVX512 {
+						n8 = len(out) &^ 7
 					}
-					base := q.B + half
-					out := outImg[int(c)*P+p0 : int(c)*P+p1]
 					if resImg != nil {
-						rs := resImg[int(c)*P+p0 : int(c)*P+p1]
-						for i := range out {
-							v := (int64(acc[i*rall+r])*q.M + int64(rs[i])*q.R + base) >> sh
-							out[i] = int32(min(max(v, s.lo), s.hi))
+						rs := resImg[int(q.c)*P+p0 : int(q.c)*P+p1]
+						rs = rs[:len(out)]
+						if n8 > 0 {
+							rq512(&a[0], rall, n8, &q.rqParams, &rs[0], &out[0])
+						}
+						for i := n8; i < len(out); i++ {
+							v := (int64(a[i*rall])*q.m + int64(rs[i])*q.r + q.base) >> q.sh
+							out[i] = int32(min(max(v, lo), hi))
 						}
 						continue
 					}
-					for i := range out {
-						v := (int64(acc[i*rall+r])*q.M + base) >> sh
-						out[i] = int32(min(max(v, s.lo), s.hi))
+					if n8 > 0 {
+						rq512(&a[0], rall, n8, &q.rqParams, nil, &out[0])
+					}
+					for i := n8; i < len(out); i++ {
+						v := (int64(a[i*rall])*q.m + q.base) >> q.sh
+						out[i] = int32(min(max(v, lo), hi))
 					}
 				}
 			}
@@ -503,9 +645,21 @@ func (p *intPath) dot(xcol []uint8, dst []int32, sc *mmScratch, xoff int32) {
 		for k, u := range xcol[:p.kpad] {
 			lo[k], hi[k] = u&15, u>>4
 		}
-		clear(dst[:p.rowsPad])
+		r0 := 0
+		if p.kpad <= 256 {
+			// One chunk: eight rows per call.
+			var ph [8]int32
+			for ; r0+8 <= p.rowsPad; r0 += 8 {
+				dot8AVX2(&lo[0], &p.w[r0*p.kpad], p.kpad, p.kpad, &dst[r0])
+				dot8AVX2(&hi[0], &p.w[r0*p.kpad], p.kpad, p.kpad, &ph[0])
+				for i, v := range ph {
+					dst[r0+i] += 16 * v
+				}
+			}
+		}
+		clear(dst[r0:p.rowsPad])
 		var pl, ph [4]int32
-		for r := 0; r < p.rowsPad; r += 4 {
+		for r := r0; r < p.rowsPad; r += 4 {
 			for k0 := 0; k0 < p.kpad; k0 += 256 {
 				n := min(256, p.kpad-k0)
 				dot4AVX2(&lo[k0], &p.w[r*p.kpad+k0], n, p.kpad, &pl[0])
@@ -533,6 +687,22 @@ func (p *intPath) dot(xcol []uint8, dst []int32, sc *mmScratch, xoff int32) {
 	}
 }
 
+// adcApply applies the SRAM ADC model to dst, the exact dot products of
+// the window vector sc.xcol (u = x + xoff): one AVX-512 call for the whole
+// vector with 128-row tiles, else bit planes and adcCorrect.
+func (p *intPath) adcApply(dst []int32, sc *mmScratch, xoff int32, xbits int, adc ADC) {
+	if p.tmask != nil && len(dst) >= p.rows8 && cap(sc.xcol) >= 128*p.ntiles && len(p.coefU) == xbits*p.wbits {
+		coef := p.coefU
+		if xoff != 0 {
+			coef = p.coefS
+		}
+		adcPix512(&sc.xcol[0], uint8(xoff), xbits, &p.tmask[0], p.ntiles, &p.wz[0], p.wbits, p.rows8, int64(adc.Sat()), &coef[0], &dst[0], &sc.zpl[0])
+		return
+	}
+	planeBits(sc.xcol, uint8(xoff), xbits, sc.pl)
+	p.adcCorrect(dst, sc, xoff != 0, xbits, adc)
+}
+
 // adcCorrect applies the SRAM ADC model: for every row tile, input bit
 // plane i and weight bit column j whose count p exceeds the converter's
 // range, the exact contribution ±2^(i+j)·p is replaced by ±2^(i+j)·sat.
@@ -541,13 +711,39 @@ func (p *intPath) adcCorrect(dst []int32, sc *mmScratch, signed bool, xbits int,
 	sat := adc.Sat()
 	tw := p.tw
 	stride := len(sc.pl) / 8
+	if tw == 2 && adc.Rows%64 == 0 {
+		planes := sc.planes[:2*xbits]
+		for t := 0; t < p.ntiles; t++ {
+			k0, k1 := t*adc.Rows, min((t+1)*adc.Rows, p.kg)
+			if k1-k0 <= sat {
+				continue
+			}
+			hot := 0 // planes holding more than sat ones: their counts can saturate
+			for i := 0; i < xbits; i++ {
+				w0, w1 := tile2(sc.pl[i*stride:(i+1)*stride], k0, k1)
+				planes[2*i], planes[2*i+1] = w0, w1
+				if bits.OnesCount64(w0)+bits.OnesCount64(w1) > sat {
+					hot |= 1 << i
+				}
+			}
+			if hot == 0 {
+				continue
+			}
+			if p.wz != nil && len(dst) >= p.rows8 {
+				p.correct512(dst, planes, hot, t, sat, signed, xbits, sc)
+			} else {
+				p.correct2(dst, planes, hot, t, sat, signed, xbits)
+			}
+		}
+		return
+	}
 	for t := 0; t < p.ntiles; t++ {
 		k0, k1 := t*adc.Rows, min((t+1)*adc.Rows, p.kg)
 		if k1-k0 <= sat {
 			continue
 		}
 		planes := sc.planes[:xbits*tw]
-		unsafe := 0
+		hot := 0
 		for i := 0; i < xbits; i++ {
 			pw := planes[i*tw : (i+1)*tw]
 			tileWords(sc.pl[i*stride:(i+1)*stride], k0, k1, pw)
@@ -556,14 +752,18 @@ func (p *intPath) adcCorrect(dst []int32, sc *mmScratch, signed bool, xbits int,
 				pop += bits.OnesCount64(w)
 			}
 			if pop > sat {
-				unsafe |= 1 << i
+				hot |= 1 << i
 			}
 		}
-		if unsafe == 0 {
+		if hot == 0 {
 			continue
 		}
 		if tw == 2 {
-			p.correct2(dst, planes, unsafe, t, sat, signed, xbits)
+			if p.wz != nil && len(dst) >= p.rows8 {
+				p.correct512(dst, planes, hot, t, sat, signed, xbits, sc)
+			} else {
+				p.correct2(dst, planes, hot, t, sat, signed, xbits)
+			}
 			continue
 		}
 		for r := 0; r < p.rows; r++ {
@@ -574,7 +774,7 @@ func (p *intPath) adcCorrect(dst []int32, sc *mmScratch, signed bool, xbits int,
 				}
 				wc := p.wcol[(base+j)*tw : (base+j+1)*tw]
 				for i := 0; i < xbits; i++ {
-					if unsafe>>i&1 == 0 {
+					if hot>>i&1 == 0 {
 						continue
 					}
 					cnt := 0
@@ -600,9 +800,43 @@ func (p *intPath) adcCorrect(dst []int32, sc *mmScratch, signed bool, xbits int,
 	}
 }
 
+// tbSat is the TB kernels' clamp: none (above any count) for an exact ADC.
+func tbSat(adc ADC) int64 {
+	if adc.Exact() {
+		return 1 << 40
+	}
+	return int64(adc.Sat())
+}
+
+// apply computes every ternary row's accumulator into dst for the window
+// vector sc.xcol (b = [u ≥ tau]): one AVX-512 call for 128-row tiles,
+// else geBits and dot.
+func (p *tbPath) apply(dst []int32, sc *mmScratch, tau uint8, kg int, adc ADC) {
+	if p.tmask != nil && len(dst) >= p.rows8 && cap(sc.xcol) >= 128*p.ntiles {
+		tbPix512(&sc.xcol[0], tau, &p.tmask[0], p.ntiles, &p.wz[0], p.rows8, tbSat(adc), &dst[0], &sc.zpl[0])
+		return
+	}
+	geBits(sc.xcol, tau, sc.ge)
+	p.dot(kg, dst, sc, adc)
+}
+
 // dot computes every ternary row's accumulator Σ_tiles (ADC(p+) − ADC(p−))
 // into sc.pacc; sc.ge holds the binary activations b = [u ≥ tau].
 func (p *tbPath) dot(kg int, dst []int32, sc *mmScratch, adc ADC) {
+	if p.wz != nil && len(dst) >= p.rows8 {
+		// All tiles' binary words, then one kernel call for every row.
+		b := sc.zpl[:2*p.ntiles]
+		for t := 0; t < p.ntiles; t++ {
+			k0, k1 := t*adc.Rows, min((t+1)*adc.Rows, kg)
+			if adc.Rows%64 == 0 {
+				b[2*t], b[2*t+1] = tile2(sc.ge, k0, k1)
+			} else {
+				tileWords(sc.ge, k0, k1, b[2*t:2*t+2])
+			}
+		}
+		tbTiles512(&b[0], p.ntiles, &p.wz[0], p.rows8, tbSat(adc), &dst[0])
+		return
+	}
 	pacc := sc.pacc[:p.rows]
 	clear(pacc)
 	defer func() {
@@ -743,12 +977,36 @@ func tileWords(src []uint32, k0, k1 int, dst []uint64) {
 	}
 }
 
+// tile2 returns bits [k0, k1) of the bit vector src as two words (bits
+// past k1 cleared); k0 is a multiple of 64, k1 − k0 ≤ 128, and src holds
+// whole 64-bit words up to k1.
+func tile2(src []uint32, k0, k1 int) (w0, w1 uint64) {
+	j := k0 >> 5
+	n := k1 - k0
+	w0 = uint64(src[j]) | uint64(src[j+1])<<32
+	if n <= 64 {
+		if n < 64 {
+			w0 &= 1<<uint(n) - 1
+		}
+		return w0, 0
+	}
+	w1 = uint64(src[j+2]) | uint64(src[j+3])<<32
+	if n < 128 {
+		w1 &= 1<<uint(n-64) - 1
+	}
+	return w0, w1
+}
+
 // gatherRuns copies the window's runs from the NHWC image into the
 // window vector.
 func gatherRuns(xcol, xp []uint8, base int, runs []run) {
 	for _, r := range runs {
 		src := xp[base+r.src : base+r.src+r.n : base+r.src+r.n]
 		dst := xcol[r.dst : r.dst+r.n : r.dst+r.n]
+		if r.n >= 32 {
+			copy(dst, src)
+			continue
+		}
 		j := 0
 		for ; j+8 <= r.n; j += 8 {
 			binary.LittleEndian.PutUint64(dst[j:], binary.LittleEndian.Uint64(src[j:]))
@@ -759,15 +1017,36 @@ func gatherRuns(xcol, xp []uint8, base int, runs []run) {
 	}
 }
 
+// transposeNHWC8 writes the CHW codes img as u = x + xoff bytes into the
+// interior of the padded NHWC image xp, eight channels per 8-byte store
+// (cin a multiple of 8).
+func transposeNHWC8(xp []uint8, img []int32, cin, h, w, wp, ph, pw int, xoff int32) {
+	hw := h * w
+	for c := 0; c < cin; c += 8 {
+		ch := img[c*hw : (c+8)*hw]
+		for iy := 0; iy < h; iy++ {
+			o := ((iy+ph)*wp+pw)*cin + c
+			for p := iy * w; p < (iy+1)*w; p++ {
+				v := uint64(uint8(ch[p]+xoff)) | uint64(uint8(ch[hw+p]+xoff))<<8 |
+					uint64(uint8(ch[2*hw+p]+xoff))<<16 | uint64(uint8(ch[3*hw+p]+xoff))<<24 |
+					uint64(uint8(ch[4*hw+p]+xoff))<<32 | uint64(uint8(ch[5*hw+p]+xoff))<<40 |
+					uint64(uint8(ch[6*hw+p]+xoff))<<48 | uint64(uint8(ch[7*hw+p]+xoff))<<56
+				binary.LittleEndian.PutUint64(xp[o:o+8], v)
+				o += cin
+			}
+		}
+	}
+}
+
 // run copies n bytes from offset src (relative to the window's first pixel
 // in the NHWC buffer) to position dst of the window vector.
 type run struct{ dst, src, n int }
 
 // correct2 is adcCorrect's inner loop for two-word tiles (64 < R ≤ 128).
-func (p *intPath) correct2(dst []int32, planes []uint64, unsafe, t, sat int, signed bool, xbits int) {
+func (p *intPath) correct2(dst []int32, planes []uint64, hot, t, sat int, signed bool, xbits int) {
 	wb := p.wbits
 	for i := 0; i < xbits; i++ {
-		if unsafe>>i&1 == 0 {
+		if hot>>i&1 == 0 {
 			continue
 		}
 		b0, b1 := planes[2*i], planes[2*i+1]
@@ -795,4 +1074,100 @@ func (p *intPath) correct2(dst []int32, planes []uint64, unsafe, t, sat int, sig
 			}
 		}
 	}
+}
+
+// correct512 is correct2 on AVX-512: every row, column and hot plane of
+// tile t in one kernel call (eight rows per vector). dst must have room for
+// rows8 entries; padding rows have no weight bits and add 0.
+func (p *intPath) correct512(dst []int32, planes []uint64, hot, t, sat int, signed bool, xbits int, sc *mmScratch) {
+	wb := p.wbits
+	zp, coef := sc.zpl, sc.coef
+	np := 0
+	for i := 0; i < xbits; i++ {
+		if hot>>i&1 == 0 {
+			continue
+		}
+		zp[2*np], zp[2*np+1] = planes[2*i], planes[2*i+1]
+		negI := signed && i == xbits-1
+		for j := 0; j < wb; j++ {
+			// The term's weight σ_i σ_j 2^(i+j); the kernel adds
+			// −weight · (p − sat) where p > sat.
+			c := int64(1) << uint(i+j)
+			if (j == wb-1) != negI {
+				c = -c
+			}
+			coef[np*wb+j] = -c
+		}
+		np++
+	}
+	adcCorr512(&zp[0], &coef[0], np, &p.wz[t*wb*2*p.rows8], wb, p.rows8, int64(sat), &dst[0])
+}
+
+// nhwcIdx holds nhwcT512's VPERMT2B index vectors: pixels 0–7 and 8–15
+// of channels 0–7 from four channels per register (byte c·16 + p), then
+// pixels 0–3 and 4–7 of all 16 channels from two such halves (byte p·8 + c).
+var nhwcIdx = func() (t [256]uint8) {
+	for p := 0; p < 8; p++ {
+		for c := 0; c < 8; c++ {
+			t[p*8+c] = uint8(c*16 + p)
+			t[64+p*8+c] = uint8(c*16 + p + 8)
+		}
+	}
+	for k := 0; k < 2; k++ {
+		for q := 0; q < 4; q++ {
+			p := 4*k + q
+			for c := 0; c < 16; c++ {
+				v := p*8 + c
+				if c >= 8 {
+					v = 64 + p*8 + c - 8
+				}
+				t[128+64*k+q*16+c] = uint8(v)
+			}
+		}
+	}
+	return t
+}()
+
+// tileMasks returns, per 128-row tile, the masks of its rows in its two
+// 64-bit words, or zeros for tiles of at most skip rows.
+func tileMasks(kg, ntiles, skip int) []uint64 {
+	m := make([]uint64, 2*ntiles)
+	for t := range ntiles {
+		n := min(128, kg-t*128)
+		if n <= skip {
+			continue
+		}
+		m[2*t] = ^uint64(0)
+		if n < 64 {
+			m[2*t] = 1<<uint(n) - 1
+		}
+		if n >= 128 {
+			m[2*t+1] = ^uint64(0)
+		} else if n > 64 {
+			m[2*t+1] = 1<<uint(n-64) - 1
+		}
+	}
+	return m
+}
+
+// alignedU64, alignedI8 and alignedU8 return zeroed slices starting on a 64-byte
+// boundary, so that the AVX-512 kernels' vector loads do not straddle
+// cache lines, nor the AVX2 kernels' 32-byte loads (Go's heap does not
+// move objects).
+func alignedU64(n int) []uint64 {
+	b := make([]uint64, n+8)
+	off := int((64 - uintptr(unsafe.Pointer(&b[0]))%64) % 64 / 8)
+	return b[off : off+n : off+n]
+}
+
+func alignedI8(n int) []int8 {
+	b := make([]int8, n+64)
+	off := int((64 - uintptr(unsafe.Pointer(&b[0]))%64) % 64)
+	return b[off : off+n : off+n]
+}
+
+func alignedU8(n int) []uint8 {
+	b := make([]uint8, n+64)
+	off := int((64 - uintptr(unsafe.Pointer(&b[0]))%64) % 64)
+	return b[off : off+n : off+n]
 }

@@ -179,8 +179,13 @@ func TestAccuracySanity(t *testing.T) {
 
 // BenchmarkResNet20Quantized measures the quantized executor's throughput
 // (images/s, all cores) on ResNet-20 with CIFAR-10 test images.
+// PIMC_BENCH_MODEL (a repository-relative path) selects another ResNet-20
+// export: bench/resnet20.sh times ONNX Runtime on the same file.
 func BenchmarkResNet20Quantized(b *testing.B) {
-	const model = "testdata/models/cifar10/resnet20_bnfolded_sclblonnx.onnx"
+	model := "testdata/models/cifar10/resnet20_bnfolded_sclblonnx.onnx"
+	if m := os.Getenv("PIMC_BENCH_MODEL"); m != "" {
+		model = m
+	}
 	if _, err := os.Stat(repoPath(model)); err != nil {
 		b.Skip(err)
 	}

@@ -2,6 +2,7 @@ package dualnet
 
 import (
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -318,4 +319,92 @@ func TestQATScalesKept(t *testing.T) {
 		}
 	}
 	t.Fatalf("conv1 not found:\n%s", m)
+}
+
+// TestMSEScaleBoundsExact checks the bounded INT4 search against the plain
+// one on longer channels and other narrow widths, including weights on an
+// exact grid (ties at rounding boundaries) and heavy-tailed ones.
+func TestMSEScaleBoundsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := 0; trial < 400; trial++ {
+		n := 1 + rng.IntN(5000)
+		w := make([]float32, n)
+		for i := range w {
+			switch trial % 4 {
+			case 0:
+				w[i] = float32(rng.NormFloat64() * 0.02)
+			case 1:
+				w[i] = float32(math.Round(rng.NormFloat64()*6) / 32)
+			case 2:
+				w[i] = float32(rng.NormFloat64() * rng.ExpFloat64())
+			default:
+				w[i] = float32(rng.Float64() - 0.5)
+			}
+		}
+		for _, q := range []int{1, 3, 7, 15} {
+			if got, want := MSEScale(w, q), mseScaleRef(w, q); math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("trial %d n=%d q=%d: MSEScale %v, reference %v", trial, n, q, got, want)
+			}
+		}
+	}
+}
+
+// twnRef is TWN as first written (branches), which TWN must match bit for
+// bit.
+func twnRef(w []float32) (t []int8, alpha, delta float32) {
+	t = make([]int8, len(w))
+	if len(w) == 0 {
+		return t, 0, 0
+	}
+	sum := 0.0
+	for _, v := range w {
+		sum += math.Abs(float64(v))
+	}
+	d := 0.7 * sum / float64(len(w))
+	a, n := 0.0, 0
+	for i, v := range w {
+		av := math.Abs(float64(v))
+		if av > d {
+			a += av
+			n++
+			if v > 0 {
+				t[i] = 1
+			} else {
+				t[i] = -1
+			}
+		}
+	}
+	if n > 0 {
+		a /= float64(n)
+	}
+	return t, float32(a), float32(d)
+}
+
+func TestTWNMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for trial := 0; trial < 500; trial++ {
+		w := make([]float32, 1+rng.IntN(3000))
+		for i := range w {
+			w[i] = float32(rng.NormFloat64() * 0.05)
+			if trial%5 == 0 && rng.IntN(10) == 0 {
+				w[i] = 0
+			}
+		}
+		if trial == 1 {
+			w[0] = float32(math.Inf(-1))
+		}
+		if trial == 2 {
+			w[len(w)-1] = float32(math.NaN())
+		}
+		gt, ga, gd := TWN(w)
+		rt, ra, rd := twnRef(w)
+		if math.Float32bits(ga) != math.Float32bits(ra) || math.Float32bits(gd) != math.Float32bits(rd) {
+			t.Fatalf("trial %d: α, Δ = %v, %v; reference %v, %v", trial, ga, gd, ra, rd)
+		}
+		for i := range gt {
+			if gt[i] != rt[i] {
+				t.Fatalf("trial %d: code %d = %d, reference %d", trial, i, gt[i], rt[i])
+			}
+		}
+	}
 }

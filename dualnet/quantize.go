@@ -488,8 +488,12 @@ func (l *lowering) planLayers() error {
 			_, qmax := codeRange(in.bits, in.signed)
 			p.tau, p.beta = in.hist.ThresholdFit(float64(in.scale), int(qmax))
 			p.alpha = make([]float64, p.c)
+			var tw *teEntry
+			if len(sp.TB) > 0 {
+				tw = ternary(l.cal, p.w, p.k, p.c)
+			}
 			for _, ch := range sp.TB {
-				t, a, _ := TWN(p.w[ch*p.k : (ch+1)*p.k])
+				t, a := tw.t[ch], tw.alpha[ch]
 				p.wt = append(p.wt, t)
 				p.alpha[ch] = float64(a)
 				p.accScale[ch] = float64(a) * p.beta

@@ -16,6 +16,17 @@ import (
 // executor must agree with it bit for bit.
 func refRun(t *testing.T, m *ir.Module, inputs []*ir.Tensor, sram, edram ADC) []*ir.Tensor {
 	t.Helper()
+	env := refEnv(t, m, inputs, sram, edram)
+	var outs []*ir.Tensor
+	for _, o := range m.Graph.Outputs {
+		outs = append(outs, env[o])
+	}
+	return outs
+}
+
+// refEnv is refRun returning every value.
+func refEnv(t *testing.T, m *ir.Module, inputs []*ir.Tensor, sram, edram ADC) map[*ir.Value]*ir.Tensor {
+	t.Helper()
 	env := map[*ir.Value]*ir.Tensor{}
 	for i, v := range m.Graph.Inputs {
 		env[v] = inputs[i]
@@ -83,11 +94,41 @@ func refRun(t *testing.T, m *ir.Module, inputs []*ir.Tensor, sram, edram ADC) []
 		}
 		env[n.Out(0)] = y
 	}
-	var outs []*ir.Tensor
-	for _, o := range m.Graph.Outputs {
-		outs = append(outs, env[o])
+	return env
+}
+
+// checkAllCodes runs the executor on one input and compares every integer
+// tensor it forms with the reference's (the network's output alone can
+// hide differences: a small random network's logits may not depend on
+// its input at all).
+func checkAllCodes(t *testing.T, e *Executor, m *ir.Module, in *ir.Tensor, sram, edram ADC) {
+	t.Helper()
+	env := refEnv(t, m, []*ir.Tensor{in}, sram, edram)
+	st := e.newState()
+	st.floats[e.ins[0]] = in
+	for _, s := range e.steps {
+		if err := s.run(st); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return outs
+	n := 0
+	for v, i := range e.ids {
+		sl := e.slots[i]
+		want, ok := env[v]
+		if sl.kind != slotCode || !ok {
+			continue
+		}
+		got := st.codes[sl.store][:sl.size]
+		for k, w := range want.I {
+			if int64(got[k]) != w {
+				t.Fatalf("%s[%d]: executor %d, reference %d", v.Name, k, got[k], w)
+			}
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no integer tensors compared")
+	}
 }
 
 // floorShift is ⌊(v + 2^(s−1)) / 2^s⌋ by division, not by shifting.
@@ -334,6 +375,7 @@ func TestExecutorMatchesReference(t *testing.T) {
 			// through the dequantized values before it, i.e. run the
 			// reference to the end and compare bit for bit.
 			for i, in := range ins {
+				checkAllCodes(t, e, q, in, sram, edram)
 				want := refRun(t, q, []*ir.Tensor{in}, sram, edram)
 				for j := range want[0].F {
 					if math.Float32bits(got[i][0].F[j]) != math.Float32bits(want[0].F[j]) {

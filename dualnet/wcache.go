@@ -2,6 +2,7 @@ package dualnet
 
 import (
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 )
@@ -25,8 +26,10 @@ type weightCache struct {
 }
 
 type teEntry struct {
-	w    []float32 // not copied
-	errs []float64
+	w     []float32 // not copied
+	errs  []float64
+	t     [][]int8 // TWN codes per channel (shared: callers must not modify)
+	alpha []float32
 }
 
 // ternaryErrors returns TernaryError of each of the c channels of w
@@ -34,6 +37,14 @@ type teEntry struct {
 // error ranking dual-split uses does not depend on the ratio. Channels are
 // computed in parallel, each independently.
 func ternaryErrors(cal *Calibration, w []float32, k, c int) []float64 {
+	return append([]float64(nil), ternary(cal, w, k, c).errs...)
+}
+
+// ternary returns TWN's codes and α and TernaryError for each of the c
+// channels of w, memoised as ternaryErrors describes (dual-split usually
+// fills the memo; every variant's quantize pass then reuses the codes). The
+// codes are shared and must not be modified.
+func ternary(cal *Calibration, w []float32, k, c int) *teEntry {
 	var wc *weightCache
 	var key wqKey
 	if cal != nil {
@@ -43,12 +54,12 @@ func ternaryErrors(cal *Calibration, w []float32, k, c int) []float64 {
 		for _, e := range wc.te[key] {
 			if sameBits(e.w, w) {
 				wc.mu.Unlock()
-				return append([]float64(nil), e.errs...)
+				return e
 			}
 		}
 		wc.mu.Unlock()
 	}
-	errs := make([]float64, c)
+	e := &teEntry{w: w, errs: make([]float64, c), t: make([][]int8, c), alpha: make([]float32, c)}
 	workers := runtime.GOMAXPROCS(0)
 	if len(w) < 1<<14 {
 		workers = 1
@@ -59,17 +70,20 @@ func ternaryErrors(cal *Calibration, w []float32, k, c int) []float64 {
 		go func() {
 			defer wg.Done()
 			for ch := g; ch < c; ch += workers {
-				errs[ch] = TernaryError(w[ch*k : (ch+1)*k])
+				wch := w[ch*k : (ch+1)*k]
+				t, a, _ := TWN(wch)
+				e.t[ch], e.alpha[ch] = t, a
+				e.errs[ch] = ternaryErrorOf(wch, t, a)
 			}
 		}()
 	}
 	wg.Wait()
 	if wc != nil {
 		wc.mu.Lock()
-		wc.te[key] = append(wc.te[key], &teEntry{w: w, errs: append([]float64(nil), errs...)})
+		wc.te[key] = append(wc.te[key], e)
 		wc.mu.Unlock()
 	}
-	return errs
+	return e
 }
 
 type hsKey struct {
@@ -156,12 +170,29 @@ func (c *Calibration) weights() *weightCache {
 	return c.wq
 }
 
+// hashWeights keys the memos by weight content. It runs over every weight
+// several times per compile (each variant's dual-split and quantize look
+// layers up), so it hashes 8 weights per step in four independent
+// multiply-rotate lanes rather than one serial FNV chain; a hit is still
+// verified bit for bit (sameBits).
 func hashWeights(w []float32) uint64 {
-	h := uint64(14695981039346656037)
-	for _, v := range w {
-		h ^= uint64(math.Float32bits(v))
-		h *= 1099511628211
+	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+	h0, h1, h2, h3 := uint64(m1), uint64(m2), uint64(len(w)), uint64(m1^m2)
+	b := func(i int) uint64 { return uint64(math.Float32bits(w[i])) }
+	i := 0
+	for ; i+8 <= len(w); i += 8 {
+		h0 = bits.RotateLeft64((h0^(b(i)|b(i+1)<<32))*m1, 31)
+		h1 = bits.RotateLeft64((h1^(b(i+2)|b(i+3)<<32))*m1, 31)
+		h2 = bits.RotateLeft64((h2^(b(i+4)|b(i+5)<<32))*m1, 31)
+		h3 = bits.RotateLeft64((h3^(b(i+6)|b(i+7)<<32))*m1, 31)
 	}
+	for ; i < len(w); i++ {
+		h0 = bits.RotateLeft64((h0^b(i))*m1, 31)
+	}
+	h := h0 ^ bits.RotateLeft64(h1, 17) ^ bits.RotateLeft64(h2, 29) ^ bits.RotateLeft64(h3, 43)
+	h ^= h >> 33
+	h *= m2
+	h ^= h >> 29
 	return h
 }
 

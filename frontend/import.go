@@ -307,7 +307,9 @@ func (im *importer) readInitializers(g *onnxpb.GraphProto) (map[string]bool, err
 			return nil, fmt.Errorf("initializer %q is defined twice", name)
 		}
 		inits[name] = true
-		t, err := decodeTensor(tp, im.dec)
+		dec := im.dec
+		dec.alias = true // each initializer is decoded exactly once (names are unique)
+		t, err := decodeTensor(tp, dec)
 		if err != nil {
 			return nil, fmt.Errorf("initializer %q: %w", name, err)
 		}

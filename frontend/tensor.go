@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"unsafe"
 
 	"pimc/frontend/onnxpb"
 	"pimc/ir"
@@ -76,6 +77,11 @@ type decodeOptions struct {
 	// baseDir is where external data lives; "" means external data is
 	// not available.
 	baseDir string
+	// alias lets a float32 tensor take over the raw bytes it is decoded
+	// from instead of copying them, so that an importer's weights are not
+	// held twice. Only for protos decoded once and then dropped (graph
+	// initializers): two tensors must never share storage.
+	alias bool
 }
 
 // decodeTensor converts one TensorProto. Errors do not name the tensor;
@@ -122,6 +128,12 @@ func decodeTensor(tp *onnxpb.TensorProto, o decodeOptions) (*ir.Tensor, error) {
 		if int64(len(raw)) != n*int64(size) {
 			return nil, fmt.Errorf("%s tensor of shape %v needs %d bytes of raw data, has %d", dtypeName(dt), dims, n*int64(size), len(raw))
 		}
+		if o.alias && dt == int32(ir.Float32) && n > 0 {
+			if f := floatsInPlace(raw); f != nil {
+				out.F = f
+				return out, nil
+			}
+		}
 		decodeRaw(out, dt, raw, int(n))
 		return out, nil
 	}
@@ -129,6 +141,25 @@ func decodeTensor(tp *onnxpb.TensorProto, o decodeOptions) (*ir.Tensor, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// littleEndian reports whether the host stores numbers as ONNX's raw_data
+// does.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// floatsInPlace reinterprets little-endian float32 bytes as []float32
+// without copying, or returns nil when the host is big-endian or raw is not
+// 4-byte aligned (then decodeRaw copies). Heap byte slices of 4 bytes or
+// more are in practice 4-aligned.
+func floatsInPlace(raw []byte) []float32 {
+	p := unsafe.Pointer(unsafe.SliceData(raw))
+	if !littleEndian || uintptr(p)%4 != 0 || len(raw)%4 != 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(p), len(raw)/4)
 }
 
 // decodeRaw fills out from little-endian bytes; len(raw) is checked.

@@ -46,8 +46,13 @@ type LayerResult struct {
 	UsedCells      int64   `json:"used_cells"`
 	AllocatedCells int64   `json:"allocated_cells"`
 	Utilisation    float64 `json:"utilisation"`
+	// EnergyFJ is the energy the allocator models for this part per
+	// inference: compute (MACs, ADC, drivers, window reads; zero on an
+	// IdealPool) plus reloads plus refreshes (docs/mapping.md, "Objectives").
+	EnergyFJ float64 `json:"energy_fj"`
 
-	streamRefreshes int64 // refreshes of streamed rounds (independent of the inference time)
+	computeFJ       float64 // the compute part of EnergyFJ
+	streamRefreshes int64   // refreshes of streamed rounds (independent of the inference time)
 	// The DMA bus use of a streamed layer (MapDual shares the bus between
 	// the pools): bus cycles of its first round's writes, the array-side
 	// write cycles of that round, and when (from the layer's start) its
@@ -66,6 +71,8 @@ type PoolSummary struct {
 	ResidentArrays int64  `json:"resident_arrays"`
 	StreamArrays   int64  `json:"stream_arrays"`
 	Solver         string `json:"solver"`
+	// Objective is what the allocation minimised (latency, energy, edp).
+	Objective Objective `json:"objective"`
 
 	Cycles     int64 `json:"cycles"`
 	ComputeClk int64 `json:"compute_clk"`
@@ -86,6 +93,8 @@ type PoolSummary struct {
 	UsedCells      int64   `json:"used_cells"`
 	AllocatedCells int64   `json:"allocated_cells"`
 	Utilisation    float64 `json:"utilisation"`
+	// EnergyFJ sums the layers' modelled energy (LayerResult.EnergyFJ).
+	EnergyFJ float64 `json:"energy_fj"`
 
 	// Bottleneck is the slowest layer (by latency_clk): the stage that would
 	// limit a layer pipeline.
@@ -105,6 +114,9 @@ type Options struct {
 	// Schemes restricts the candidate schemes (nil: all of Schemes). With
 	// only VWSDK it gives the VW-SDK baseline under the same cost model.
 	Schemes []Scheme
+	// Objective is what the allocation minimises: latency (the zero
+	// value), energy or edp (docs/mapping.md, "Objectives").
+	Objective Objective
 }
 
 // job is one layer prepared for one pool.
@@ -117,14 +129,26 @@ type job struct {
 	cpv    int64 // clock cycles per input vector
 	cands  []Mapping
 	active bool
+	// For the energy model: bit-serial input cycles on this pool and the
+	// width of the codes read from the activation buffer.
+	inCycles, xBits int64
+	// tm memoises the time-multiplexed timings (evalStream), which the
+	// keyed searches ask for again and again.
+	tm map[tmKey]stream
 }
+
+type tmKey struct{ tiles, rows, maxRows, rowTiles, windows, s int64 }
 
 // Allocate maps layers (run one after another) onto the pool: the best scheme
 // per layer, spare arrays spent on weight copies, and time-multiplexing with
-// counted reloads when the layers do not all fit. It never fails for lack of
-// arrays. See docs/mapping.md for the model.
+// counted reloads when the layers do not all fit, all for o.Objective. It
+// never fails for lack of arrays. See docs/mapping.md for the model.
 func Allocate(layers []Layer, p Pool, o Options) (*Allocation, error) {
 	if err := p.check(); err != nil {
+		return nil, err
+	}
+	obj, err := o.Objective.normalized()
+	if err != nil {
 		return nil, err
 	}
 	jobs := make([]*job, len(layers))
@@ -133,10 +157,15 @@ func Allocate(layers []Layer, p Pool, o Options) (*Allocation, error) {
 		if err != nil {
 			return nil, err
 		}
+		j.inCycles, j.xBits = p.inputCycles(p.InputBits), int64(p.InputBits)
 		jobs[i] = j
+	}
+	if obj != ObjectiveLatency {
+		return allocateFor(jobs, p, o.Schemes, obj), nil
 	}
 	a := allocate(jobs, p, o.Schemes)
 	a.applyRefresh(p, a.LatencyClk)
+	a.Objective = obj
 	return a, nil
 }
 
@@ -184,7 +213,8 @@ func newJob(i int, l Layer, oc int, arr Array, cpv int64, schemes []Scheme) (*jo
 type plan struct {
 	stream int64
 	opts   []option // per job; zero value for inactive jobs
-	total  int64
+	total  int64    // summed latency
+	v      float64  // summed key (keyed objectives only)
 	solver string
 }
 
@@ -194,6 +224,19 @@ type plan struct {
 // needed, the VW-SDK-only plan is computed too and kept if faster, so that
 // auto is never worse than VW-SDK.
 func allocate(jobs []*job, p Pool, schemes []Scheme) *Allocation {
+	c := latencyPlan(jobs, p, schemes)
+	return realise(c.jobs, p, c.pl)
+}
+
+// candPlan is a plan together with the jobs it indexes (the VW-SDK-only
+// fallback has its own).
+type candPlan struct {
+	jobs []*job
+	pl   plan
+}
+
+// latencyPlan is the plan the latency objective realises.
+func latencyPlan(jobs []*job, p Pool, schemes []Scheme) candPlan {
 	best := search(jobs, p)
 	if best.solver == solverGreedy && !(len(schemes) == 1 && schemes[0] == VWSDK) {
 		vj := make([]*job, len(jobs))
@@ -206,20 +249,27 @@ func allocate(jobs []*job, p Pool, schemes []Scheme) *Allocation {
 			vj[i] = &nj
 		}
 		if alt := search(vj, p); alt.total < best.total {
-			return realise(vj, p, alt)
+			return candPlan{vj, alt}
 		}
 	}
-	return realise(jobs, p, best)
+	return candPlan{jobs, best}
 }
 
-func search(jobs []*job, p Pool) plan {
-	n := int64(p.Arrays)
+// streamSizes are the streaming-region sizes tried: 0 and every eighth of
+// the pool.
+func streamSizes(n int64) []int64 {
 	sizes := []int64{0}
 	for q := int64(1); q <= 8; q++ {
 		if s := max(1, n*q/8); s != sizes[len(sizes)-1] {
 			sizes = append(sizes, s)
 		}
 	}
+	return sizes
+}
+
+func search(jobs []*job, p Pool) plan {
+	n := int64(p.Arrays)
+	sizes := streamSizes(n)
 	var best plan
 	found := false
 	for _, s := range sizes {
@@ -310,6 +360,10 @@ func evalStream(j *job, p Pool, m Mapping, s, k int64) stream {
 		st.busEnd = st.firstBus
 		return st
 	}
+	key := tmKey{m.Tiles, m.RowsWritten, m.MaxTileRows, m.RowTiles, m.Windows, s}
+	if st, ok := j.tm[key]; ok {
+		return st
+	}
 	rounds := ceilDiv(m.Tiles, s)
 	full := mulDiv(m.RowsWritten, s, m.Tiles) // rows of a full round; the last gets the rest
 	last := m.RowsWritten - (rounds-1)*full
@@ -323,7 +377,79 @@ func evalStream(j *job, p Pool, m Mapping, s, k int64) stream {
 	st.firstBus, st.firstArr = p.busClk(full), satMul(m.MaxTileRows, p.WriteCyclesPerRow)
 	// The last round's transfers start when the earlier rounds are done.
 	st.busEnd = satAdd(satMul(rounds-1, satAdd(wFull, compute)), p.busClk(last))
+	if end, busEnd, ok := p.pipelined(m, s, compute); ok {
+		// Exposed write time: what the pipeline does not hide behind compute.
+		st.writeClk, st.busEnd = end-satMul(st.cycles, j.cpv), busEnd
+	}
+	if j.tm == nil {
+		j.tm = map[tmKey]stream{}
+	}
+	j.tm[key] = st
 	return st
+}
+
+// TimeMultiplexedClk is the latency of a time-multiplexed part (more
+// tiles than the s-array region holds) when each tile runs compute clock
+// cycles of windows: timed tile by tile when pipelined can, else the
+// round-by-round bound (docs/mapping.md, "Per layer"). The cost model uses
+// it to rescale a batch's windows.
+func (p Pool) TimeMultiplexedClk(m Mapping, s, compute int64) int64 {
+	if end, _, ok := p.pipelined(m, s, compute); ok {
+		return end
+	}
+	rounds := ceilDiv(m.Tiles, s)
+	full := mulDiv(m.RowsWritten, s, m.Tiles)
+	last := m.RowsWritten - (rounds-1)*full
+	w := satAdd(satMul(rounds-1, p.writeClk(m.MaxTileRows, full)), p.writeClk(m.MaxTileRows, last))
+	return satAdd(w, satMul(rounds, compute))
+}
+
+// maxPipelinedTiles bounds the tile-by-tile timing of pipelined; larger
+// layers keep the round-by-round bound.
+const maxPipelinedTiles = 1 << 14
+
+// pipelined times a time-multiplexed part as the chip runs it (the
+// simulator's rule, docs/simulator.md): tile i goes to array i mod s of
+// the region; its write starts when that array has finished its previous
+// tile's windows, its transfer when the DMA bus is free (transfers in tile
+// order), and its windows run as soon as it is written. So one array's
+// writes overlap the other arrays' compute, which the round-by-round
+// bound, Σ round writes + rounds · compute, does not count. It returns the
+// end of the last window and of the last transfer, from the layer's
+// start, and false when the tiles are too many or their rows are not the
+// regular layout of row tiles below (then the round-by-round bound is
+// used).
+//
+// Tile rows follow the emission order of every scheme: per group and
+// column tile, row tiles of max_tile_rows rows but the last, which holds
+// the rest.
+func (p Pool) pipelined(m Mapping, s, compute int64) (end, busEnd int64, ok bool) {
+	rt := m.RowTiles
+	if m.Tiles > maxPipelinedTiles || rt < 1 || m.Tiles%rt != 0 {
+		return 0, 0, false
+	}
+	blocks := m.Tiles / rt
+	if m.RowsWritten%blocks != 0 {
+		return 0, 0, false
+	}
+	last := m.RowsWritten/blocks - (rt-1)*m.MaxTileRows
+	if last < 1 || last > m.MaxTileRows {
+		return 0, 0, false
+	}
+	free := make([]int64, s)
+	var bus int64
+	for i := range m.Tiles {
+		rows := m.MaxTileRows
+		if i%rt == rt-1 {
+			rows = last
+		}
+		a := i % s
+		bus = satAdd(max(free[a], bus), p.busClk(rows))
+		written := max(bus, satAdd(free[a], satMul(rows, p.WriteCyclesPerRow)))
+		free[a] = satAdd(written, compute)
+		end = max(end, free[a])
+	}
+	return end, bus, true
 }
 
 // mulDiv is a·b/c without intermediate overflow, for 0 ≤ b < c.
@@ -396,6 +522,8 @@ func realise(jobs []*job, p Pool, pl plan) *Allocation {
 			}
 			r.ComputeClk = satMul(r.Cycles, j.cpv)
 			r.LatencyClk = satAdd(r.ComputeClk, r.ReloadClk)
+			r.computeFJ = j.computeEnergy(p, m)
+			r.EnergyFJ = r.computeFJ + r.ReloadEnergyFJ
 			r.UsedCells = satMul(r.Copies, m.UsedCells)
 			r.AllocatedCells = satMul(r.Copies, m.AllocatedCells)
 			r.Utilisation = float64(r.UsedCells) / float64(r.AllocatedCells)
@@ -441,5 +569,13 @@ func (a *Allocation) applyRefresh(p Pool, d int64) {
 		r.RefreshEnergyFJ = float64(r.Refreshes) * p.RefreshEnergyPerRowFJ
 		a.Refreshes = satAdd(a.Refreshes, r.Refreshes)
 		a.RefreshEnergyFJ += r.RefreshEnergyFJ
+	}
+	a.EnergyFJ = 0
+	for i := range a.Layers {
+		r := &a.Layers[i]
+		if r.Mode != ModeIdle {
+			r.EnergyFJ = r.computeFJ + r.ReloadEnergyFJ + r.RefreshEnergyFJ
+		}
+		a.EnergyFJ += r.EnergyFJ
 	}
 }

@@ -452,12 +452,13 @@ func TestJSONFieldsStable(t *testing.T) {
 			"rows_written", "max_tile_rows", "used_cells", "allocated_cells", "utilisation"},
 		"LayerResult": {"index", "name", "oc", "mode", "scheme", "window", "tiles", "copies", "rounds", "arrays",
 			"cycles", "compute_clk", "reload_clk", "latency_clk", "reloads", "reload_rows", "reload_bytes",
-			"reload_energy_fj", "resident_rows", "refreshes", "refresh_energy_fj", "used_cells", "allocated_cells", "utilisation"},
-		"Allocation": {"pool", "arrays", "rows", "cols", "resident_arrays", "stream_arrays", "solver", "cycles",
+			"reload_energy_fj", "resident_rows", "refreshes", "refresh_energy_fj", "used_cells", "allocated_cells", "utilisation",
+			"energy_fj"},
+		"Allocation": {"pool", "arrays", "rows", "cols", "resident_arrays", "stream_arrays", "solver", "objective", "cycles",
 			"compute_clk", "reload_clk", "latency_clk", "reloads", "reload_rows", "reload_bytes", "reload_energy_fj",
 			"refreshes", "refresh_energy_fj", "load_clk", "load_energy_fj", "used_cells", "allocated_cells",
-			"utilisation", "bottleneck", "bottleneck_index", "bottleneck_clk", "layers"},
-		"DualResult": {"hardware", "clock_mhz", "latency_clk", "latency_us", "bottleneck", "bottleneck_index",
+			"utilisation", "energy_fj", "bottleneck", "bottleneck_index", "bottleneck_clk", "layers"},
+		"DualResult": {"hardware", "clock_mhz", "latency_clk", "latency_us", "objective", "energy_fj", "bottleneck", "bottleneck_index",
 			"bottleneck_clk", "sram", "edram", "layers"},
 		"DualLayerResult": {"index", "name", "sram", "edram", "latency_clk", "bound"},
 	}
@@ -485,13 +486,15 @@ func keysOf(typ reflect.Type) []string {
 func BenchmarkAutoResNet50Like(b *testing.B) {
 	h := hw.Default()
 	ds := dualResNet50(0.5)
-	b.Run("dual", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := MapDual(ds, h, Options{}); err != nil {
-				b.Fatal(err)
+	for _, obj := range Objectives {
+		b.Run("dual-"+string(obj), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := MapDual(ds, h, Options{Objective: obj}); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 	ls := resnet50Layers()
 	p, _ := PoolFromHW(h, PoolSRAM)
 	b.Run("sram", func(b *testing.B) {

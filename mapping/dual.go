@@ -39,6 +39,10 @@ type DualResult struct {
 	ClockMHz   float64 `json:"clock_mhz"`
 	LatencyClk int64   `json:"latency_clk"` // sum of the layers' latencies
 	LatencyUS  float64 `json:"latency_us"`
+	// Objective is what the allocation minimised; EnergyFJ is both pools'
+	// modelled energy (PoolSummary.EnergyFJ), the energy it minimised.
+	Objective Objective `json:"objective"`
+	EnergyFJ  float64   `json:"energy_fj"`
 	// Bottleneck is the slowest layer.
 	Bottleneck      string            `json:"bottleneck"`
 	BottleneckIndex int               `json:"bottleneck_index"`
@@ -51,8 +55,14 @@ type DualResult struct {
 // MapDual maps the INT4 parts of the layers on the SRAM pool (b =
 // cells_per_weight columns per weight) and the TB parts on the eDRAM pool
 // (b = 2, a +/- column pair), each pool allocated as by Allocate. Refreshes
-// are counted over the whole dual inference.
+// are counted over the whole dual inference. Under the energy and edp
+// objectives the two pools' candidate plans are chosen together
+// (mapDualFor).
 func MapDual(layers []DualLayer, h *hw.Hardware, o Options) (*DualResult, error) {
+	obj, err := o.Objective.normalized()
+	if err != nil {
+		return nil, err
+	}
 	sp, err := PoolFromHW(h, PoolSRAM)
 	if err != nil {
 		return nil, err
@@ -96,11 +106,59 @@ func MapDual(layers []DualLayer, h *hw.Hardware, o Options) (*DualResult, error)
 		if ej[i], err = newJob(i, l, d.OCTB, ep.Array, ep.CyclesPerVector(ep.InputBits), o.Schemes); err != nil {
 			return nil, err
 		}
+		// Both paths read the same codes from the buffer, at x_bits.
+		sj[i].inCycles, sj[i].xBits = sp.inputCycles(inBits), int64(inBits)
+		ej[i].inCycles, ej[i].xBits = ep.inputCycles(ep.InputBits), int64(inBits)
 	}
-	sa := allocate(sj, sp, o.Schemes)
-	ea := allocate(ej, ep, o.Schemes)
-	shareBus(sa, ea)
+	var r *DualResult
+	if obj == ObjectiveLatency {
+		r = dualResult(layers, h, sp, ep, allocate(sj, sp, o.Schemes), allocate(ej, ep, o.Schemes))
+	} else {
+		r = mapDualFor(layers, h, sp, ep, sj, ej, o.Schemes, obj)
+	}
+	r.Objective = obj
+	r.SRAM.Objective, r.EDRAM.Objective = obj, obj
+	return r, nil
+}
 
+// mapDualFor is MapDual's energy and edp path. Each pool contributes its
+// candidate plans (latency plan, energy plan and, for edp, the λ plans);
+// every pair is realised and costed as MapDual reports it (shared DMA bus,
+// refreshes over the dual latency), and the best pair under the objective
+// wins. Pairs are tried SRAM plan major, in list order; ties keep the
+// first.
+func mapDualFor(layers []DualLayer, h *hw.Hardware, sp, ep Pool, sj, ej []*job, schemes []Scheme, obj Objective) *DualResult {
+	sl, el := basePlans(sj, sp, schemes), basePlans(ej, ep, schemes)
+	eval := func(sc, ec candPlan) *DualResult {
+		return dualResult(layers, h, sp, ep, realise(sc.jobs, sp, sc.pl), realise(ec.jobs, ep, ec.pl))
+	}
+	if obj == ObjectiveEDP {
+		var ratios []float64
+		for _, sc := range sl {
+			for _, ec := range el {
+				d := eval(sc, ec)
+				ratios = append(ratios, d.EnergyFJ/float64(max(d.LatencyClk, 1)))
+			}
+		}
+		sl, el = lambdaPlans(sl, sj, sp, ratios), lambdaPlans(el, ej, ep, ratios)
+	}
+	var best *DualResult
+	for _, sc := range sl {
+		for _, ec := range el {
+			d := eval(sc, ec)
+			if best == nil || better(obj, d.EnergyFJ, d.LatencyClk, best.EnergyFJ, best.LatencyClk) {
+				best = d
+			}
+		}
+	}
+	return best
+}
+
+// dualResult assembles MapDual's result from the two pools' allocations:
+// the shared DMA bus, the per-layer maximum and refreshes over the dual
+// latency.
+func dualResult(layers []DualLayer, h *hw.Hardware, sp, ep Pool, sa, ea *Allocation) *DualResult {
+	shareBus(sa, ea)
 	r := &DualResult{Hardware: h.Name, ClockMHz: h.ClockMHz, BottleneckIndex: -1, Layers: make([]DualLayerResult, len(layers))}
 	for i := range layers {
 		s, e := sa.Layers[i], ea.Layers[i]
@@ -129,8 +187,9 @@ func MapDual(layers []DualLayer, h *hw.Hardware, o Options) (*DualResult, error)
 		r.Layers[i].SRAM, r.Layers[i].EDRAM = sa.Layers[i], ea.Layers[i]
 	}
 	r.SRAM, r.EDRAM = sa.PoolSummary, ea.PoolSummary
+	r.EnergyFJ = sa.EnergyFJ + ea.EnergyFJ
 	r.LatencyUS = h.CyclesToMicroseconds(r.LatencyClk)
-	return r, nil
+	return r
 }
 
 // shareBus charges the eDRAM pool its wait for the one DMA bus. Both

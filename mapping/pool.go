@@ -34,6 +34,15 @@ type Pool struct {
 	// (0: static memory, never refreshed).
 	RetentionCycles       int64   `json:"retention_cycles"`
 	RefreshEnergyPerRowFJ float64 `json:"refresh_energy_per_row_fj"`
+
+	// Compute energies, used only by the energy and edp objectives to
+	// price a layer's array work (docs/mapping.md, "Objectives"); zero in
+	// IdealPool. BufferReadEnergyPerBitFJ is the PPU buffer's, for the
+	// window reads that feed the arrays.
+	MACEnergyFJ              float64 `json:"mac_energy_fj"`
+	ADCEnergyFJ              float64 `json:"adc_energy_fj"`
+	DriverEnergyPerRowFJ     float64 `json:"driver_energy_per_row_fj"`
+	BufferReadEnergyPerBitFJ float64 `json:"buffer_read_energy_per_bit_fj"`
 }
 
 // IdealPool is n arrays of the given size counted as in DESIGN.md §4: one
@@ -85,6 +94,11 @@ func PoolFromHW(h *hw.Hardware, kind PoolKind) (Pool, error) {
 		DMAEnergyPerByteFJ:    h.DMA.EnergyPerByteFJ,
 		RetentionCycles:       h.RetentionCycles(p),
 		RefreshEnergyPerRowFJ: p.RefreshEnergyPerRowFJ,
+
+		MACEnergyFJ:              p.MACEnergyFJ,
+		ADCEnergyFJ:              p.ADCEnergyFJ,
+		DriverEnergyPerRowFJ:     p.DriverEnergyPerRowFJ,
+		BufferReadEnergyPerBitFJ: h.PPU.BufferReadEnergyPerBitFJ,
 	}, nil
 }
 
@@ -114,7 +128,8 @@ func (p Pool) check() error {
 		return fmt.Errorf("mapping: pool %q: dma_bytes_per_cycle=%d must not be negative", p.Name, p.DMABytesPerCycle)
 	case p.RetentionCycles < 0:
 		return fmt.Errorf("mapping: pool %q: retention_cycles=%d must not be negative", p.Name, p.RetentionCycles)
-	case p.WriteEnergyPerRowFJ < 0 || p.DMAEnergyPerByteFJ < 0 || p.RefreshEnergyPerRowFJ < 0:
+	case p.WriteEnergyPerRowFJ < 0 || p.DMAEnergyPerByteFJ < 0 || p.RefreshEnergyPerRowFJ < 0 ||
+		p.MACEnergyFJ < 0 || p.ADCEnergyFJ < 0 || p.DriverEnergyPerRowFJ < 0 || p.BufferReadEnergyPerBitFJ < 0:
 		return fmt.Errorf("mapping: pool %q: energies must not be negative", p.Name)
 	}
 	return nil
@@ -126,6 +141,16 @@ func (p Pool) CyclesPerVector(inputBits int) int64 {
 	in := ceilDiv(int64(inputBits), int64(p.InputBitsPerCycle))
 	groups := ceilDiv(int64(p.Array.Rows), int64(p.RowsActive))
 	return in * groups * int64(p.ColsPerADC)
+}
+
+// inputCycles is the bit-serial cycles of an input of the given width.
+func (p Pool) inputCycles(inputBits int) int64 {
+	return ceilDiv(int64(inputBits), int64(p.InputBitsPerCycle))
+}
+
+// rowGroups is the analog evaluations that cover all rows of a tile.
+func (p Pool) rowGroups() int64 {
+	return ceilDiv(int64(p.Array.Rows), int64(p.RowsActive))
 }
 
 // rowBytes is the bytes one row write moves.

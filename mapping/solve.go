@@ -14,6 +14,10 @@ type option struct {
 	copies   int64
 	cost     int64
 	lat      int64
+	// Keyed objectives only (objective.go): modelled energy in whole fJ
+	// and the scalar minimised.
+	en int64
+	v  float64
 }
 
 // pareto sorts options by cost and keeps those that strictly lower the

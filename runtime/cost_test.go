@@ -12,19 +12,20 @@ import (
 	"pimc/dualnet"
 	"pimc/hw"
 	"pimc/ir"
+	"pimc/mapping"
 	"pimc/runtime"
 )
 
 // TestAgreesWithCostModel runs the real models (batch 1, and the two
 // LeNet-5s with their fixed batch of 10) through the simulator and compares its per-inference counts, energy and latency with
 // the compile-time cost model evaluated with the backend's mapping
-// (im2col). Every count except refreshes must agree exactly; latency
+// (im2col), for every allocation objective (mapping.Objectives). Every count except refreshes must agree exactly; latency
 // within 1% (the cost model shares the DMA bus between the pools as the
 // simulator does; what is left is the PPU's chunked overlap,
 // docs/simulator.md) and energy within 0.01%.
 func TestAgreesWithCostModel(t *testing.T) {
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-12s %5s %12s %12s %7s %14s %14s %8s\n", "model", "r", "sim clk", "cost clk", "Δ%", "sim fJ", "cost fJ", "Δ%")
+	fmt.Fprintf(&table, "%-12s %5s %-7s %12s %12s %7s %14s %14s %8s\n", "model", "r", "alloc", "sim clk", "cost clk", "Δ%", "sim fJ", "cost fJ", "Δ%")
 	for _, mc := range realModels {
 		if _, err := os.Stat(repoPath(mc.model)); err != nil {
 			t.Skip(err)
@@ -39,21 +40,27 @@ func TestAgreesWithCostModel(t *testing.T) {
 		for _, r := range []float64{0, 0.5, 1} {
 			q := quantize(t, loadModel(t, mc.model), cal, r)
 			h := hw.Default()
-			rep, err := cost.Evaluate(q, h, cost.Options{Mapping: backend.MappingOptions})
-			if err != nil {
-				t.Fatal(err)
+			// The allocation objective changes which weights stay resident,
+			// what streams and how many copies run: every one must be
+			// emitted exactly as the cost model allocated it.
+			for _, obj := range mapping.Objectives {
+				bo := backend.Options{Objective: obj}
+				rep, err := cost.Evaluate(q, h, cost.Options{Mapping: bo.Mapping()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, _ := compileWith(t, q, h, bo)
+				_, st, err := runtime.Run(p, []runtime.Tensor{toRT(ins[0])})
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareCost(t, fmt.Sprintf("%s r=%g %s", mc.name, r, obj), st, rep, q)
+				inf := st.Inference
+				simClk := inf.LatencyClk - inf.DMAIOClk
+				fmt.Fprintf(&table, "%-12s %5g %-7s %12d %12d %7.3f %14.6g %14.6g %8.4f\n", mc.name, r, obj, simClk, rep.Totals.LatencyClk,
+					pct(float64(simClk), float64(rep.Totals.LatencyClk)),
+					inf.EnergyFJ.Total(), rep.Totals.Energy.Total, pct(inf.EnergyFJ.Total(), rep.Totals.Energy.Total))
 			}
-			p, _ := compile(t, q, h)
-			_, st, err := runtime.Run(p, []runtime.Tensor{toRT(ins[0])})
-			if err != nil {
-				t.Fatal(err)
-			}
-			compareCost(t, fmt.Sprintf("%s r=%g", mc.name, r), st, rep, q)
-			inf := st.Inference
-			simClk := inf.LatencyClk - inf.DMAIOClk
-			fmt.Fprintf(&table, "%-12s %5g %12d %12d %7.3f %14.6g %14.6g %8.4f\n", mc.name, r, simClk, rep.Totals.LatencyClk,
-				pct(float64(simClk), float64(rep.Totals.LatencyClk)),
-				inf.EnergyFJ.Total(), rep.Totals.Energy.Total, pct(inf.EnergyFJ.Total(), rep.Totals.Energy.Total))
 		}
 	}
 	t.Logf("simulator vs cost model (im2col, default chip; sim clk excludes the input/output DMA):\n%s", table.String())

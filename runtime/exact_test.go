@@ -169,15 +169,22 @@ func quantizeNet(t testing.TB, m *ir.Module, ratio float64, samples []*ir.Tensor
 	return m
 }
 
-// compile emits q for h, checks the listing round trip and loads it.
+// compile emits q for h (latency allocation), checks the listing round
+// trip and loads it.
 func compile(t testing.TB, q *ir.Module, h *hw.Hardware) (*runtime.Program, []byte) {
 	t.Helper()
-	bin, err := backend.Emit(q, h)
+	return compileWith(t, q, h, backend.Options{})
+}
+
+// compileWith is compile with the backend's options.
+func compileWith(t testing.TB, q *ir.Module, h *hw.Hardware, o backend.Options) (*runtime.Program, []byte) {
+	t.Helper()
+	bin, err := backend.Emit(q, h, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := isa.Encode(bin)
-	again, err := backend.Emit(q, h)
+	again, err := backend.Emit(q, h, o)
 	if err != nil || !bytes.Equal(isa.Encode(again), data) {
 		t.Fatalf("emission is not deterministic (%v)", err)
 	}

@@ -27,6 +27,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	floatOnly := fs.Bool("float", false, "Stop after canonicalisation (write only ir.txt and ir.dot)")
 	pf := addPipeFlags(fs)
 	qf := addQuantFlags(fs)
+	af := addAllocFlag(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return parseFailed(err, stderr, "compile")
@@ -45,7 +46,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "compile", "%v", err)
 	}
-	c := &compiler{cmd: "compile", path: pos[0], out: *out, o: o, qf: qf, stdout: stdout, stderr: stderr}
+	c := &compiler{cmd: "compile", path: pos[0], out: *out, o: o, qf: qf, bo: af.backend(), stdout: stdout, stderr: stderr}
 	if err := c.run(*floatOnly, *noBase, *jsonOut); err != nil {
 		return fail(stderr, err)
 	}
@@ -57,6 +58,7 @@ type compiler struct {
 	path, out      string
 	o              pipeline.Options
 	qf             *evalFlags
+	bo             backend.Options // the allocation objective of the program, the report and its baselines
 	stdout, stderr io.Writer
 }
 
@@ -89,10 +91,10 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if c.o.StopAfter != "" && c.o.StopAfter != "partition" {
 		return nil
 	}
-	if err := writeProgram(c.out, chosen, h); err != nil {
+	if err := writeProgram(c.out, chosen, h, c.bo); err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
-	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen, Mapping: backend.MappingOptions})
+	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen, Mapping: c.bo.Mapping()})
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
@@ -164,7 +166,7 @@ func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label strin
 	if err != nil {
 		return nil, fmt.Errorf("%s baseline: %w", label, err)
 	}
-	rep, err := cost.Evaluate(q, h, cost.Options{Label: label, Mapping: backend.MappingOptions})
+	rep, err := cost.Evaluate(q, h, cost.Options{Label: label, Mapping: c.bo.Mapping()})
 	if err != nil {
 		return nil, fmt.Errorf("%s baseline: %w", label, err)
 	}
@@ -173,8 +175,8 @@ func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label strin
 
 // writeProgram emits the instruction streams and writes DIR/program.pimb
 // and its listing DIR/program.s.
-func writeProgram(dir string, m *ir.Module, h *hw.Hardware) error {
-	bin, err := backend.Emit(m, h)
+func writeProgram(dir string, m *ir.Module, h *hw.Hardware, o backend.Options) error {
+	bin, err := backend.Emit(m, h, o)
 	if err != nil {
 		return err
 	}

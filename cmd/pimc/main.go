@@ -31,6 +31,7 @@ func init() {
 		{"dot", "dot [-o FILE] [--format dot|svg|png] [--after PASS] MODEL.onnx", "Draw a model's IR graph", runDot},
 		{"eval", "eval --data DATA [--ratio R | --ratios FILE] [--json] MODEL.onnx", "Measure top-1 accuracy of FP32, INT4-only, TB-only and DualNet on real data", runEval},
 		{"search", "search --data DATA [--objectives ...] [--max-drop PTS] [--population P] [--generations G] [--seed S] [--resume] -o DIR MODEL.onnx", "Search per-layer ratios for the accuracy/energy Pareto front", runSearch},
+		{"results", "results [--out FILE] [--shared DIR] [--quick] [--models LIST]", "Regenerate docs/results.md: search, compile and evaluate every real model", runResults},
 		{"run", "run [flags] -o DIR PROGRAM.pimb [INPUT.pb ...] | run --check MODEL.onnx", "Simulate a compiled program bit-exactly, with cycles and energy", runRun},
 		{"dis", "dis PROGRAM.pimb", "Print a compiled program as an assembly listing", runDis},
 		{"map", "map [--json] --array RxC --ifm HxW --kernel K --ic IC --oc OC [flags]", "Compare mapping schemes for one layer", runMap},

@@ -134,6 +134,7 @@ type mapReport struct {
 	SDK        mapping.Mapping     `json:"sdk"`
 	VWSDK      mapping.Mapping     `json:"vwsdk"`
 	Auto       mapping.LayerResult `json:"auto"`
+	Alloc      mapping.Objective   `json:"alloc"` // what auto minimised (--alloc)
 }
 
 // runMap implements `pimc map`: the cycles of one layer under im2col, SDK,
@@ -168,6 +169,7 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 	fs.Var(group, "group", "Groups (group = ic for depthwise)")
 	fs.Var(wbits, "weight-bits", "Bits per weight, one column per bit (default 1; with --hw the pool's weight width)")
 	fs.Var(arrays, "arrays", "Number of arrays for the auto mapping")
+	af := addAllocFlag(fs) // without --hw energies are 0: energy and edp then fall back to latency
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: pimc %s\n\nFlags:\n", mapUsage)
 		fs.SetOutput(w)
@@ -251,14 +253,14 @@ func runMap(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	alloc, err := mapping.Allocate([]mapping.Layer{l}, p, mapping.Options{})
+	alloc, err := mapping.Allocate([]mapping.Layer{l}, p, mapping.Options{Objective: af.objective()})
 	if err != nil {
 		fmt.Fprintf(stderr, "pimc map: %v\n", err)
 		return 1
 	}
 	bits := p.Array.WeightCols * p.BitsPerCell
 	rep := mapReport{Layer: l, OH: l.OH(), OW: l.OW(), WeightBits: bits, Hardware: hwName, Pool: p,
-		Im2col: ms[0], SDK: ms[1], VWSDK: ms[2], Auto: alloc.Layers[0]}
+		Im2col: ms[0], SDK: ms[1], VWSDK: ms[2], Auto: alloc.Layers[0], Alloc: alloc.Objective}
 
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
@@ -295,11 +297,11 @@ func printMapTable(w io.Writer, r mapReport) {
 	a := r.Auto
 	fmt.Fprintf(tw, "%-6s\t%d\t%s\t%d\t%s\t%.1f%%\t\n", "auto", a.Cycles, a.Window, a.Tiles, "-", 100*a.Utilisation)
 	tw.Flush()
-	fmt.Fprintf(w, "\nauto: %s, %s, %s on %s, %s", a.Scheme, a.Mode,
+	fmt.Fprintf(w, "\nauto (--alloc %s): %s, %s, %s on %s, %s", r.Alloc, a.Scheme, a.Mode,
 		count(a.Copies, "copy", "copies"), count(a.Arrays, "array", "arrays"), count(a.Rounds, "round", "rounds"))
 	if r.Hardware != "" {
-		fmt.Fprintf(w, "; latency %d clock cycles (compute %d + reload %d), %d tile reloads, %d row refreshes",
-			a.LatencyClk, a.ComputeClk, a.ReloadClk, a.Reloads, a.Refreshes)
+		fmt.Fprintf(w, "; latency %d clock cycles (compute %d + reload %d), %d tile reloads, %d row refreshes, %.4g nJ",
+			a.LatencyClk, a.ComputeClk, a.ReloadClk, a.Reloads, a.Refreshes, a.EnergyFJ/1e6)
 	}
 	fmt.Fprintln(w)
 }

@@ -33,6 +33,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	trace := fs.String("trace", "", "Write a Chrome trace-event timeline (Perfetto, chrome://tracing) to `FILE`")
 	check := fs.Bool("check", false, "Compile MODEL.onnx, simulate it and compare with the quantized reference executor")
 	ratio := fs.Float64("ratio", 0.5, "With --check: fraction `R` of each split layer's output channels on the INT4 path")
+	af := addAllocFlag(fs) // --check compiles; a PROGRAM.pimb already holds its allocation
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, errHelp) {
@@ -60,7 +61,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *check {
-		return runCheck(pos[0], pos[1:], h, *ratio, *trace, *out, stdout, stderr)
+		return runCheck(pos[0], pos[1:], buildOptions{HW: h, Ratio: *ratio, Backend: af.backend()}, *trace, *out, stdout, stderr)
 	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -184,6 +185,8 @@ type buildOptions struct {
 	// Samples are calibration inputs; nil means data-free calibration
 	// (the default of pimc compile without --calib).
 	Samples []*ir.Tensor
+	// Backend sets the allocation objective (zero: latency).
+	Backend backend.Options
 }
 
 // buildProgram compiles a model the way `pimc compile` does: import and
@@ -204,7 +207,7 @@ func buildProgram(path string, o buildOptions) (*ir.Module, *isa.Program, error)
 	if err := ir.Verify(m); err != nil {
 		return nil, nil, fmt.Errorf("internal error: quantized IR of %s invalid: %w", path, err)
 	}
-	bin, err := backend.Emit(m, o.HW)
+	bin, err := backend.Emit(m, o.HW, o.Backend)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -214,8 +217,9 @@ func buildProgram(path string, o buildOptions) (*ir.Module, *isa.Program, error)
 // runCheck compiles a model, simulates it on the inputs (or on a fixed
 // pseudo-random input when none is given) and compares every output
 // element with the quantized reference executor.
-func runCheck(model string, inputPaths []string, h *hw.Hardware, ratio float64, tracePath, outDir string, stdout, stderr io.Writer) int {
-	q, bin, err := buildProgram(model, buildOptions{HW: h, Ratio: ratio})
+func runCheck(model string, inputPaths []string, bo buildOptions, tracePath, outDir string, stdout, stderr io.Writer) int {
+	h, ratio := bo.HW, bo.Ratio
+	q, bin, err := buildProgram(model, bo)
 	if err != nil {
 		return runFail(stderr, err)
 	}
@@ -271,8 +275,8 @@ func runCheck(model string, inputPaths []string, h *hw.Hardware, ratio float64, 
 			n++
 		}
 	}
-	fmt.Fprintf(stdout, "pimc run: %s: simulator matches the quantized reference executor bit for bit (%d output elements, %s; r = %g, %s)\n",
-		model, n, src, ratio, h.Name)
+	fmt.Fprintf(stdout, "pimc run: %s: simulator matches the quantized reference executor bit for bit (%d output elements, %s; r = %g, %s, --alloc %s)\n",
+		model, n, src, ratio, h.Name, bo.Backend.Mapping().Objective)
 	fmt.Fprintf(stdout, "pimc run: %d cycles (%.2f µs), %.4g µJ per inference\n", st.Inference.LatencyClk, st.Inference.LatencyUS, st.Inference.EnergyFJ.Total()/1e9)
 	return 0
 }

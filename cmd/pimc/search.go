@@ -17,6 +17,7 @@ import (
 
 	"pimc/backend"
 	"pimc/cost"
+	"pimc/dataset"
 	"pimc/dualnet"
 	"pimc/hw"
 	"pimc/ir"
@@ -30,6 +31,7 @@ const searchUsage = "search --data DATA [--calib DATA] [--objectives accuracy,en
 // flags are eval's (addQuantFlags).
 type searchFlags struct {
 	q           *evalFlags
+	alloc       *allocFlag // candidates' energy and latency are costed with this allocation
 	out         string
 	objectives  listFlag
 	maxDrop     float64
@@ -46,6 +48,7 @@ type searchFlags struct {
 func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("search", searchUsage, stderr)
 	s := &searchFlags{q: addQuantFlags(fs)}
+	s.alloc = addAllocFlag(fs)
 	fs.StringVar(&s.out, "o", "pimc-search", "Output `DIR` (pareto.json, best.json, pareto.png, checkpoint.json)")
 	fs.Var(&s.objectives, "objectives", "Comma-separated objectives among accuracy, energy, latency, memory (default accuracy,energy)")
 	fs.Float64Var(&s.maxDrop, "max-drop", 1, "Largest accuracy drop in percentage `PTS` below INT4-only on the search slice (negative: no constraint)")
@@ -166,19 +169,11 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// The search slice: after the report's images, never overlapping them.
-	f.data.Offset += s.reportLimit
-	set, err := f.data.Open(spec, readTensorProto)
+	set, idx, err := openSlice(f.data, spec, s.reportLimit+f.data.Offset, f.data.Limit)
 	if err != nil {
 		return err
 	}
-	if set.Len() == 0 {
-		return fmt.Errorf("%s: no images after the first %d (--report-limit) and --offset", f.data.Data, s.reportLimit)
-	}
-	for i := 0; i < set.Len(); i++ {
-		if set.Label(i) < 0 {
-			return fmt.Errorf("%s: item %d (%s) has no label", f.data.Data, i, set.Item(i))
-		}
-	}
+	f.data.Offset += s.reportLimit
 	cal, _, err := f.calibrate(m, "pimc search", stderr)
 	if err != nil {
 		return fmt.Errorf("%s: calibrate: %w", path, err)
@@ -193,12 +188,7 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: no layer is split (all are kept at INT8); nothing to search", path)
 	}
 	// Inputs are built once and shared by every candidate.
-	eb := &batches{set: set, batch: batch, shape: append([]int64{}, m.Graph.Inputs[0].Type.Shape...)}
-	inputs := make([]*ir.Tensor, eb.count())
-	labels := make([][]int, eb.count())
-	for i := range inputs {
-		inputs[i], labels[i] = eb.tensor(i)
-	}
+	inputs, labels := sliceInputs(set, idx, batch, m.Graph.Inputs[0].Type.Shape)
 	ratiosOf := func(g []int) map[string]float64 {
 		r := make(map[string]float64, len(layers))
 		for i, l := range layers {
@@ -218,7 +208,7 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 		if ok {
 			return mt, nil
 		}
-		mt, err := measureCandidate(m, h, so, f, dualnet.Ratios{Default: 1, PerLayer: ratiosOf(g)}, inputs, labels, batch, set.Len())
+		mt, err := measureCandidate(m, h, s.alloc.backend(), so, f, dualnet.Ratios{Default: 1, PerLayer: ratiosOf(g)}, inputs, labels, batch, len(idx))
 		if err != nil {
 			return mt, err
 		}
@@ -235,8 +225,20 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 		return g
 	}
 	fmt.Fprintf(stderr, "pimc search: %s: %d split layers, %d images from %d of %s, %d candidates per generation\n",
-		m.Name, len(layers), set.Len(), f.data.Offset, f.data.Data, s.population)
+		m.Name, len(layers), len(idx), f.data.Offset, f.data.Data, s.population)
+	// INT4-only is the constraint's reference and must come first; TB-only
+	// (in every initial population) is measured beside it so that a second
+	// worker does not idle. The memo hands it to the search.
+	var wg sync.WaitGroup
+	if f.workers > 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			measure(uniform(0)) // an error recurs, and is reported, in the search
+		}()
+	}
 	int4, err := measure(uniform(s.steps))
+	wg.Wait()
 	if err != nil {
 		return err
 	}
@@ -275,7 +277,7 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 	var pr *progress
 	res, err := search.NSGA2(problem, search.Options{
 		Population: s.population, Generations: s.generations, Seed: s.seed, Workers: f.workers,
-		Initial: init, Tag: s.tag(m.Name, h.Name, f.data.Offset, set.Len()), Checkpoint: filepath.Join(s.out, "checkpoint.json"), Resume: s.resume,
+		Initial: init, Tag: s.tag(m.Name, h.Name, f.data.Offset, len(idx)), Checkpoint: filepath.Join(s.out, "checkpoint.json"), Resume: s.resume,
 		Progress: func(done, total int) {
 			if pr == nil {
 				pr = newProgress(stderr, f.progress, "search", total)
@@ -310,7 +312,7 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	pf := &paretoFile{Schema: "pimc.search/1", Model: m.Name, Data: f.data.Data, Offset: f.data.Offset, Images: set.Len(),
+	pf := &paretoFile{Schema: "pimc.search/1", Model: m.Name, Data: f.data.Data, Offset: f.data.Offset, Images: len(idx),
 		HW: h.Name, Algorithm: "NSGA-II (constrained domination)", Objectives: s.objectives, MaxDrop: s.maxDrop,
 		Seed: s.seed, Population: s.population, Generations: res.Generation, Steps: s.steps, Layers: layers,
 		Evaluations: res.Evaluations,
@@ -358,6 +360,82 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// openSlice opens data and selects n images (0: all the rest) from position
+// start of evalOrder. Image folders and tar files are sorted by class, so
+// counting positions in file order would give one class per slice (the
+// first 1,000 CIFAR-10 JPEGs are all airplanes); evalOrder interleaves them.
+func openSlice(data *dataset.Flags, spec dataset.Spec, start, n int) (*dataset.Set, []int, error) {
+	d := *data
+	d.Offset, d.Limit = 0, 0
+	set, err := d.Open(spec, readTensorProto)
+	if err != nil {
+		return nil, nil, err
+	}
+	order := evalOrder(set)
+	if start >= len(order) {
+		return nil, nil, fmt.Errorf("%s: no images from position %d (it has %d)", data.Data, start, len(order))
+	}
+	idx := order[start:]
+	if n > 0 && n < len(idx) {
+		idx = idx[:n]
+	}
+	for _, i := range idx {
+		if set.Label(i) < 0 {
+			return nil, nil, fmt.Errorf("%s: item %d (%s) has no label", data.Data, i, set.Item(i))
+		}
+	}
+	return set, idx, nil
+}
+
+// evalOrder is the order in which search and results count positions in a
+// data set: file order, except that class-sorted formats (image folders and
+// tar files) are interleaved, the j-th image of every class (in label order)
+// before the (j+1)-th of any, so that every run of positions is
+// class-balanced.
+func evalOrder(set *dataset.Set) []int {
+	order := make([]int, set.Len())
+	for i := range order {
+		order[i] = i
+	}
+	if f := set.Format(); f != dataset.FormatFolder && f != dataset.FormatTar {
+		return order
+	}
+	rank := make([]int, set.Len()) // position of each item within its class
+	seen := map[int]int{}
+	for i := range order {
+		rank[i] = seen[set.Label(i)]
+		seen[set.Label(i)]++
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		ia, ib := order[a], order[b]
+		if rank[ia] != rank[ib] {
+			return rank[ia] < rank[ib]
+		}
+		return set.Label(ia) < set.Label(ib)
+	})
+	return order
+}
+
+// sliceInputs builds the model inputs for the items idx of set, batch
+// images per tensor (the last batch is padded with its last image, whose
+// extra rows are not scored), and their labels.
+func sliceInputs(set *dataset.Set, idx []int, batch int, shape []int64) ([]*ir.Tensor, [][]int) {
+	n := (len(idx) + batch - 1) / batch
+	inputs, labels := make([]*ir.Tensor, n), make([][]int, n)
+	for b := range inputs {
+		data := make([]float32, 0, batch*set.Size())
+		for j := 0; j < batch; j++ {
+			k := min(b*batch+j, len(idx)-1)
+			data = set.AppendImage(data, idx[k])
+			if b*batch+j < len(idx) {
+				labels[b] = append(labels[b], set.Label(idx[k]))
+			}
+		}
+		inputs[b] = ir.FloatTensor(data, append([]int64{}, shape...)...)
+	}
+	return inputs, labels
+}
+
 // splitLayers lists the layers the split policy actually splits (not kept
 // at INT8), in graph order.
 func splitLayers(m *ir.Module, so dualnet.SplitOptions) ([]string, error) {
@@ -381,7 +459,7 @@ func splitLayers(m *ir.Module, so dualnet.SplitOptions) ([]string, error) {
 // measureCandidate quantizes a copy of the calibrated module m at r, runs
 // the quantized reference executor over the search slice and costs the
 // mapped module.
-func measureCandidate(m *ir.Module, h *hw.Hardware, so dualnet.SplitOptions, f *evalFlags, r dualnet.Ratios,
+func measureCandidate(m *ir.Module, h *hw.Hardware, bo backend.Options, so dualnet.SplitOptions, f *evalFlags, r dualnet.Ratios,
 	inputs []*ir.Tensor, labels [][]int, batch, images int) (searchMetrics, error) {
 	q := m.Clone()
 	opts := dualnet.Options{Ratios: r, Split: so, Quant: dualnet.QuantOptions{NoFit: f.noFit, NoBiasCorrection: f.noBC}}
@@ -404,7 +482,7 @@ func measureCandidate(m *ir.Module, h *hw.Hardware, so dualnet.SplitOptions, f *
 			}
 		}
 	}
-	rep, err := cost.Evaluate(q, h, cost.Options{Label: "search", Mapping: backend.MappingOptions})
+	rep, err := cost.Evaluate(q, h, cost.Options{Label: "search", Mapping: bo.Mapping()})
 	if err != nil {
 		return searchMetrics{}, err
 	}
@@ -421,11 +499,12 @@ func writeJSONFile(path string, v any) error {
 }
 
 // drawPareto plots accuracy (y, %) against energy (x, nJ): every evaluated
-// candidate in grey, the front in blue, INT4-only red, TB-only green, the
-// chosen best orange.
+// candidate in grey, the front in blue joined by a line, INT4-only a red
+// square, TB-only a green square, the chosen best an orange disc, with
+// labelled axes and a legend.
 func drawPareto(w io.Writer, pf *paretoFile, archive []searchPoint) error {
-	ser := func(ps []searchPoint, c color.RGBA, size int, line, square bool) search.Series {
-		s := search.Series{Color: c, Size: size, Line: line, Square: square}
+	ser := func(name string, ps []searchPoint, c color.RGBA, size int, line, square bool) search.Series {
+		s := search.Series{Name: name, Color: c, Size: size, Line: line, Square: square}
 		for _, p := range ps {
 			s.X = append(s.X, p.EnergyFJ/1e6)
 			s.Y = append(s.Y, 100*p.Accuracy)
@@ -433,15 +512,16 @@ func drawPareto(w io.Writer, pf *paretoFile, archive []searchPoint) error {
 		return s
 	}
 	series := []search.Series{
-		ser(archive, color.RGBA{170, 170, 170, 255}, 2, false, false),
-		ser(pf.Front, color.RGBA{30, 90, 220, 255}, 4, true, false),
-		ser([]searchPoint{pf.INT4Only}, color.RGBA{220, 30, 30, 255}, 6, false, true),
-		ser([]searchPoint{pf.TBOnly}, color.RGBA{20, 160, 40, 255}, 6, false, true),
+		ser("evaluated", archive, color.RGBA{170, 170, 170, 255}, 2, false, false),
+		ser("Pareto front", pf.Front, color.RGBA{30, 90, 220, 255}, 4, true, false),
+		ser("INT4-only", []searchPoint{pf.INT4Only}, color.RGBA{220, 30, 30, 255}, 6, false, true),
+		ser("TB-only", []searchPoint{pf.TBOnly}, color.RGBA{20, 160, 40, 255}, 6, false, true),
 	}
 	if pf.Best != nil {
-		series = append(series, ser([]searchPoint{*pf.Best}, color.RGBA{255, 140, 0, 255}, 5, false, false))
+		series = append(series, ser("best.json", []searchPoint{*pf.Best}, color.RGBA{255, 140, 0, 255}, 5, false, false))
 	}
-	return search.Scatter(w, 640, 480, series)
+	ax := search.Axes{Title: pf.Model, X: "energy per inference (nJ)", Y: "top-1 accuracy (%)"}
+	return search.Plot(w, 640, 480, ax, series)
 }
 
 func printSearch(w io.Writer, pf *paretoFile, res *search.Result, dir string, d time.Duration) {
@@ -473,7 +553,7 @@ func printSearch(w io.Writer, pf *paretoFile, res *search.Result, dir string, d 
 // genes, so that --resume refuses a checkpoint from another run.
 func (s *searchFlags) tag(model, hwName string, offset, images int) string {
 	f := s.q
-	return fmt.Sprintf("model=%s data=%s offset=%d images=%d hw=%s objectives=%s max-drop=%g steps=%d calib=%s/%d/%s keep=%v,%v granularity=%d fit=%v bc=%v ideal-adc=%v",
+	return fmt.Sprintf("model=%s data=%s offset=%d images=%d hw=%s objectives=%s max-drop=%g steps=%d calib=%s/%d/%s keep=%v,%v granularity=%d fit=%v bc=%v ideal-adc=%v alloc=%s",
 		model, f.data.Data, offset, images, hwName, strings.Join(s.objectives, ","), s.maxDrop, s.steps,
-		f.calib, f.calibLimit, f.calibMethod, f.keepFirst, f.keepLast, f.granularity, !f.noFit, !f.noBC, f.idealADC)
+		f.calib, f.calibLimit, f.calibMethod, f.keepFirst, f.keepLast, f.granularity, !f.noFit, !f.noBC, f.idealADC, s.alloc.objective())
 }

@@ -1,0 +1,612 @@
+#include "textflag.h"
+
+// AVX-512 kernels of the ADC model for two-word (64 < R ≤ 128) row tiles.
+// Eight rows are processed per ZMM register, one row per 64-bit lane;
+// counts are VPOPCNTQ of plane/column intersections.
+
+// func adcCorr512(planes *uint64, coefs *int64, np int, w *uint64, wbits, rows8 int, sat int64, out *int32)
+//
+// For every row r < rows8 (a multiple of 8):
+//   out[r] += Σ_{p<np} Σ_{j<wbits} coefs[p·wbits+j] · max(cnt − sat, 0),
+//   cnt = popcnt(planes[2p] & w[(2j)·rows8+r]) + popcnt(planes[2p+1] & w[(2j+1)·rows8+r]).
+// coefs are int64 holding values that fit int32 (VPMULDQ uses the low half).
+TEXT ·adcCorr512(SB), NOSPLIT, $0-64
+	MOVQ planes+0(FP), SI
+	MOVQ coefs+8(FP), DI
+	MOVQ np+16(FP), CX
+	MOVQ w+24(FP), R8
+	MOVQ wbits+32(FP), R9
+	MOVQ rows8+40(FP), R10
+	MOVQ out+56(FP), R11
+	VPBROADCASTQ sat+48(FP), Z31
+	VPXORQ Z30, Z30, Z30
+	MOVQ R10, AX
+	SHLQ $4, AX            // bytes from one column's lo words to the next column's
+	XORQ BX, BX
+
+acgroup:
+	VPXORQ Z0, Z0, Z0
+	MOVQ SI, R12
+	MOVQ DI, R13
+	MOVQ CX, R14
+
+acplane:
+	VPBROADCASTQ (R12), Z1
+	VPBROADCASTQ 8(R12), Z2
+	LEAQ (R8)(BX*8), R15
+	MOVQ R9, DX
+
+accol:
+	VPANDQ (R15), Z1, Z3
+	VPANDQ (R15)(R10*8), Z2, Z4
+	VPOPCNTQ Z3, Z3
+	VPOPCNTQ Z4, Z4
+	VPADDQ Z4, Z3, Z3
+	VPSUBQ Z31, Z3, Z3
+	VPMAXSQ Z30, Z3, Z3
+	VPBROADCASTQ (R13), Z5
+	VPMULDQ Z5, Z3, Z3
+	VPADDQ Z3, Z0, Z0
+	ADDQ $8, R13
+	ADDQ AX, R15
+	DECQ DX
+	JNZ accol
+
+	ADDQ $16, R12
+	DECQ R14
+	JNZ acplane
+
+	VPMOVQD Z0, Y5
+	VPADDD (R11)(BX*4), Y5, Y5
+	VMOVDQU Y5, (R11)(BX*4)
+	ADDQ $8, BX
+	CMPQ BX, R10
+	JLT acgroup
+	VZEROUPPER
+	RET
+
+// func tbTiles512(b *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32)
+//
+// For every row r < rows8: out[r] = Σ_{t<ntiles} min(p⁺, sat) − min(p⁻, sat)
+// with p± = popcnt(b[2t] & w[(4t+h)·rows8+r]) + popcnt(b[2t+1] & w[(4t+h+1)·rows8+r]),
+// h = 0 for +, 2 for −.
+TEXT ·tbTiles512(SB), NOSPLIT, $0-48
+	MOVQ b+0(FP), SI
+	MOVQ ntiles+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ rows8+24(FP), R10
+	MOVQ out+40(FP), R11
+	VPBROADCASTQ sat+32(FP), Z31
+	MOVQ R10, AX
+	SHLQ $5, AX            // bytes per tile: 4 words × rows8 × 8
+	LEAQ (R10)(R10*2), R9  // 3·rows8
+	XORQ BX, BX
+
+tbgroup:
+	VPXORQ Z0, Z0, Z0
+	MOVQ SI, R12
+	LEAQ (R8)(BX*8), R15
+	MOVQ CX, R14
+
+tbtile:
+	VPBROADCASTQ (R12), Z1
+	VPBROADCASTQ 8(R12), Z2
+	VPANDQ (R15), Z1, Z3
+	VPANDQ (R15)(R10*8), Z2, Z4
+	LEAQ (R15)(R10*8), DX
+	VPANDQ (DX)(R10*8), Z1, Z5
+	VPANDQ (R15)(R9*8), Z2, Z6
+	VPOPCNTQ Z3, Z3
+	VPOPCNTQ Z4, Z4
+	VPOPCNTQ Z5, Z5
+	VPOPCNTQ Z6, Z6
+	VPADDQ Z4, Z3, Z3
+	VPADDQ Z6, Z5, Z5
+	VPMINSQ Z31, Z3, Z3
+	VPMINSQ Z31, Z5, Z5
+	VPADDQ Z3, Z0, Z0
+	VPSUBQ Z5, Z0, Z0
+	ADDQ $16, R12
+	ADDQ AX, R15
+	DECQ R14
+	JNZ tbtile
+
+	VPMOVQD Z0, Y5
+	VMOVDQU Y5, (R11)(BX*4)
+	ADDQ $8, BX
+	CMPQ BX, R10
+	JLT tbgroup
+	VZEROUPPER
+	RET
+
+// func tbPix512(x *uint8, tau uint8, tmask *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32, tmp *uint64)
+//
+// tbTiles512 forming its binary inputs itself: b = [x ≥ tau] per byte
+// (VPCMPUB), per 128-row tile two words masked by tmask, into tmp
+// (2·ntiles words). x must be readable for 128·ntiles bytes.
+TEXT ·tbPix512(SB), NOSPLIT, $0-72
+	MOVQ x+0(FP), SI
+	VPBROADCASTB tau+8(FP), Z29
+	MOVQ tmask+16(FP), R8
+	MOVQ ntiles+24(FP), CX
+	MOVQ tmp+64(FP), DI
+	MOVQ DI, R12
+
+tpbits:
+	VMOVDQU64 (SI), Z10
+	VMOVDQU64 64(SI), Z11
+	VPCMPUB $5, Z29, Z10, K1   // x ≥ tau (not less than)
+	VPCMPUB $5, Z29, Z11, K2
+	KMOVQ K1, AX
+	KMOVQ K2, BX
+	ANDQ (R8), AX
+	ANDQ 8(R8), BX
+	MOVQ AX, (R12)
+	MOVQ BX, 8(R12)
+	ADDQ $128, SI
+	ADDQ $16, R8
+	ADDQ $16, R12
+	DECQ CX
+	JNZ tpbits
+
+	MOVQ DI, SI
+	MOVQ ntiles+24(FP), CX
+	MOVQ w+32(FP), R8
+	MOVQ rows8+40(FP), R10
+	MOVQ out+56(FP), R11
+	VPBROADCASTQ sat+48(FP), Z31
+	MOVQ R10, AX
+	SHLQ $5, AX            // bytes per tile: 4 words × rows8 × 8
+	LEAQ (R10)(R10*2), R9  // 3·rows8
+	XORQ BX, BX
+
+tpgroup:
+	VPXORQ Z0, Z0, Z0
+	MOVQ SI, R12
+	LEAQ (R8)(BX*8), R15
+	MOVQ CX, R14
+
+tptile:
+	VPBROADCASTQ (R12), Z1
+	VPBROADCASTQ 8(R12), Z2
+	VPANDQ (R15), Z1, Z3
+	VPANDQ (R15)(R10*8), Z2, Z4
+	LEAQ (R15)(R10*8), DX
+	VPANDQ (DX)(R10*8), Z1, Z5
+	VPANDQ (R15)(R9*8), Z2, Z6
+	VPOPCNTQ Z3, Z3
+	VPOPCNTQ Z4, Z4
+	VPOPCNTQ Z5, Z5
+	VPOPCNTQ Z6, Z6
+	VPADDQ Z4, Z3, Z3
+	VPADDQ Z6, Z5, Z5
+	VPMINSQ Z31, Z3, Z3
+	VPMINSQ Z31, Z5, Z5
+	VPADDQ Z3, Z0, Z0
+	VPSUBQ Z5, Z0, Z0
+	ADDQ $16, R12
+	ADDQ AX, R15
+	DECQ R14
+	JNZ tptile
+
+	VPMOVQD Z0, Y5
+	VMOVDQU Y5, (R11)(BX*4)
+	ADDQ $8, BX
+	CMPQ BX, R10
+	JLT tpgroup
+	VZEROUPPER
+	RET
+
+DATA rqiota<>+0(SB)/4, $0
+DATA rqiota<>+4(SB)/4, $1
+DATA rqiota<>+8(SB)/4, $2
+DATA rqiota<>+12(SB)/4, $3
+DATA rqiota<>+16(SB)/4, $4
+DATA rqiota<>+20(SB)/4, $5
+DATA rqiota<>+24(SB)/4, $6
+DATA rqiota<>+28(SB)/4, $7
+GLOBL rqiota<>(SB), RODATA|NOPTR, $32
+
+// func rq512(acc *int32, rall, n int, p *rqParams, res *int32, out *int32)
+//
+// Requantizes one block row: for i < n (a multiple of 8),
+//   v = acc[i·rall]·m + res[i]·r + base   (res term only when res != nil)
+//   out[i] = clamp(v >> sh, lo, hi)
+// in int64 (VPMULLQ: AVX512DQ); acc is read with a gather.
+TEXT ·rq512(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), SI
+	MOVQ rall+8(FP), AX
+	MOVQ n+16(FP), CX
+	MOVQ p+24(FP), R8
+	MOVQ res+32(FP), R9
+	MOVQ out+40(FP), DI
+	VPBROADCASTQ 0(R8), Z20   // m
+	VPBROADCASTQ 8(R8), Z21   // base
+	VPBROADCASTQ 16(R8), Z22  // r
+	VMOVQ 24(R8), X8          // sh
+	VPBROADCASTQ 32(R8), Z24  // lo
+	VPBROADCASTQ 40(R8), Z25  // hi
+	VMOVDQU rqiota<>(SB), Y6
+	MOVQ AX, X7
+	VPBROADCASTD X7, Y7
+	VPMULLD Y7, Y6, Y6       // gather offsets i·rall
+	SHLQ $5, AX               // 8 positions = 8·rall·4 bytes
+	XORQ BX, BX
+
+rqloop:
+	KXNORW K1, K1, K1
+	VPXORD Y0, Y0, Y0
+	VPGATHERDD (SI)(Y6*4), K1, Y0
+	VPMOVSXDQ Y0, Z0
+	VPMULLQ Z20, Z0, Z0
+	TESTQ R9, R9
+	JZ rqnores
+	VPMOVSXDQ (R9)(BX*4), Z1
+	VPMULLQ Z22, Z1, Z1
+	VPADDQ Z1, Z0, Z0
+
+rqnores:
+	VPADDQ Z21, Z0, Z0
+	VPSRAQ X8, Z0, Z0
+	VPMAXSQ Z24, Z0, Z0
+	VPMINSQ Z25, Z0, Z0
+	VPMOVQD Z0, Y0
+	VMOVDQU Y0, (DI)(BX*4)
+	ADDQ AX, SI
+	ADDQ $8, BX
+	CMPQ BX, CX
+	JLT rqloop
+	VZEROUPPER
+	RET
+
+// func adcPix512(x *uint8, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int64, out *int32, tmp *uint64)
+//
+// The whole SRAM ADC correction of one window vector for 128-row tiles:
+// per tile t, the input bit planes of x[128t : 128t+128] ^ flip (masked
+// by tmask[2t], tmask[2t+1]) are formed with VPMOVB2M; a plane holding
+// more than sat ones is "unsafe", and for the unsafe planes i
+//   out[r] += Σ_j coefs[i·wbits+j] · max(cnt(i, j, r) − sat, 0)
+// as in adcCorr512 (w: [tile][wbits][word][rows8]). x must be readable
+// for 128·ntiles bytes; tmp holds 3·xbits words.
+TEXT ·adcPix512(SB), NOSPLIT, $0-96
+	MOVQ x+0(FP), SI
+	VPBROADCASTB flip+8(FP), Z29
+	MOVQ tmask+24(FP), R8
+	MOVQ ntiles+32(FP), CX
+	MOVQ w+40(FP), R9
+	MOVQ rows8+56(FP), R10
+	VPBROADCASTQ sat+64(FP), Z31
+	MOVQ tmp+88(FP), DI
+	VPXORQ Z30, Z30, Z30
+
+aptile:
+	MOVQ (R8), AX          // a tile of ≤ sat rows cannot saturate
+	ORQ 8(R8), AX
+	JZ aptilenext
+	VMOVDQU64 (SI), Z10
+	VMOVDQU64 64(SI), Z11
+	VPXORQ Z29, Z10, Z10
+	VPXORQ Z29, Z11, Z11
+	XORQ R12, R12          // unsafe planes
+	XORQ R11, R11          // plane i
+
+applane:
+	MOVQ $7, AX
+	SUBQ R11, AX
+	MOVQ AX, X12
+	VPSLLW X12, Z10, Z13
+	VPMOVB2M Z13, K1
+	KMOVQ K1, AX
+	ANDQ (R8), AX
+	VPSLLW X12, Z11, Z13
+	VPMOVB2M Z13, K2
+	KMOVQ K2, BX
+	ANDQ 8(R8), BX
+	POPCNTQ AX, DX
+	POPCNTQ BX, R13
+	ADDQ R13, DX
+	CMPQ DX, sat+64(FP)
+	JLE apnext
+	LEAQ (R12)(R12*2), R13
+	MOVQ AX, (DI)(R13*8)
+	MOVQ BX, 8(DI)(R13*8)
+	MOVQ R11, R14
+	IMULQ wbits+48(FP), R14
+	SHLQ $3, R14
+	ADDQ coefs+72(FP), R14
+	MOVQ R14, 16(DI)(R13*8)
+	INCQ R12
+
+apnext:
+	INCQ R11
+	CMPQ R11, xbits+16(FP)
+	JLT applane
+
+	TESTQ R12, R12
+	JZ aptilenext
+	MOVQ R12, X9
+	MOVQ R10, AX
+	SHLQ $4, AX            // bytes from one column's lo words to the next column's
+	XORQ BX, BX
+
+apgroup:
+	VPXORQ Z0, Z0, Z0
+	MOVQ DI, R11
+	MOVQ X9, R12
+
+apgplane:
+	VPBROADCASTQ (R11), Z1
+	VPBROADCASTQ 8(R11), Z2
+	MOVQ 16(R11), R13
+	LEAQ (R9)(BX*8), R15
+	MOVQ wbits+48(FP), DX
+
+apcol:
+	VPANDQ (R15), Z1, Z3
+	VPANDQ (R15)(R10*8), Z2, Z4
+	VPOPCNTQ Z3, Z3
+	VPOPCNTQ Z4, Z4
+	VPADDQ Z4, Z3, Z3
+	VPSUBQ Z31, Z3, Z3
+	VPMAXSQ Z30, Z3, Z3
+	VPBROADCASTQ (R13), Z5
+	VPMULDQ Z5, Z3, Z3
+	VPADDQ Z3, Z0, Z0
+	ADDQ $8, R13
+	ADDQ AX, R15
+	DECQ DX
+	JNZ apcol
+
+	ADDQ $24, R11
+	DECQ R12
+	JNZ apgplane
+
+	MOVQ out+80(FP), R14
+	VPMOVQD Z0, Y5
+	VPADDD (R14)(BX*4), Y5, Y5
+	VMOVDQU Y5, (R14)(BX*4)
+	ADDQ $8, BX
+	CMPQ BX, R10
+	JLT apgroup
+
+aptilenext:
+	ADDQ $128, SI
+	ADDQ $16, R8
+	MOVQ wbits+48(FP), AX
+	IMULQ R10, AX
+	SHLQ $4, AX
+	ADDQ AX, R9
+	DECQ CX
+	JNZ aptile
+	VZEROUPPER
+	RET
+
+DATA tiota<>+0(SB)/4, $0
+DATA tiota<>+4(SB)/4, $1
+DATA tiota<>+8(SB)/4, $2
+DATA tiota<>+12(SB)/4, $3
+DATA tiota<>+16(SB)/4, $4
+DATA tiota<>+20(SB)/4, $5
+DATA tiota<>+24(SB)/4, $6
+DATA tiota<>+28(SB)/4, $7
+DATA tiota<>+32(SB)/4, $8
+DATA tiota<>+36(SB)/4, $9
+DATA tiota<>+40(SB)/4, $10
+DATA tiota<>+44(SB)/4, $11
+DATA tiota<>+48(SB)/4, $12
+DATA tiota<>+52(SB)/4, $13
+DATA tiota<>+56(SB)/4, $14
+DATA tiota<>+60(SB)/4, $15
+GLOBL tiota<>(SB), RODATA|NOPTR, $64
+
+// func nhwc512(src *int32, hw, cin, n int, xoff int32, dst *uint8)
+//
+// One image row from CHW codes to NHWC bytes: for pixel p < n and channel
+// c < cin (a multiple of 16), dst[p·cin + c] = uint8(src[c·hw + p] + xoff);
+// sixteen channels per gather.
+TEXT ·nhwc512(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ hw+8(FP), AX
+	MOVQ cin+16(FP), CX
+	MOVQ n+24(FP), DX
+	MOVL xoff+32(FP), BX
+	VPBROADCASTD BX, Z7
+	MOVQ dst+40(FP), DI
+	VMOVDQU32 tiota<>(SB), Z6
+	VPBROADCASTD AX, Z5
+	VPMULLD Z5, Z6, Z6        // channel offsets c·hw
+	SHLQ $6, AX               // 16 channels = 16·hw·4 bytes
+	SHRQ $4, CX               // channel groups
+
+nhpix:
+	MOVQ SI, R8
+	MOVQ CX, R9
+
+nhgroup:
+	KXNORW K1, K1, K1
+	VPXORD Z0, Z0, Z0
+	VPGATHERDD (R8)(Z6*4), K1, Z0
+	VPADDD Z7, Z0, Z0
+	VPMOVDB Z0, X1
+	VMOVDQU X1, (DI)
+	ADDQ AX, R8
+	ADDQ $16, DI
+	DECQ R9
+	JNZ nhgroup
+
+	ADDQ $4, SI
+	DECQ DX
+	JNZ nhpix
+	VZEROUPPER
+	RET
+
+// func nhwcT512(src *int32, hw, cin, n int, xoff int32, dst *uint8, idx *uint8)
+//
+// nhwc512 for long rows (n a multiple of 16, cin of 16): 16 channels × 16
+// pixels at a time, each channel's 16 pixels one aligned-size load (so every
+// cache line is read once, however the channel planes alias in L1), narrowed
+// to bytes (VPMOVDB) and transposed in registers with two rounds of
+// VPERMT2B (AVX512_VBMI). idx holds the four 64-byte index vectors.
+TEXT ·nhwcT512(SB), NOSPLIT, $0-56
+	MOVQ src+0(FP), SI
+	MOVQ hw+8(FP), R8
+	SHLQ $2, R8                // channel stride in bytes
+	MOVQ cin+16(FP), R9
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX                // pixel blocks
+	MOVL xoff+32(FP), BX
+	VPBROADCASTD BX, Z24
+	MOVQ dst+40(FP), DI
+	MOVQ idx+48(FP), AX
+	VMOVDQU64 0(AX), Z20
+	VMOVDQU64 64(AX), Z21
+	VMOVDQU64 128(AX), Z22
+	VMOVDQU64 192(AX), Z23
+
+ntblock:
+	MOVQ SI, R10               // channel group source
+	MOVQ DI, R11               // channel group destination
+	MOVQ R9, R12
+	SHRQ $4, R12
+
+ntgroup:
+	MOVQ R10, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X0
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $1, X17, Z0, Z0
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $2, X17, Z0, Z0
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $3, X17, Z0, Z0
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X1
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $1, X17, Z1, Z1
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $2, X17, Z1, Z1
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $3, X17, Z1, Z1
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X2
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $1, X17, Z2, Z2
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $2, X17, Z2, Z2
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $3, X17, Z2, Z2
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X3
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $1, X17, Z3, Z3
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $2, X17, Z3, Z3
+	ADDQ R8, R13
+	VPADDD (R13), Z24, Z16
+	VPMOVDB Z16, X17
+	VINSERTI32X4 $3, X17, Z3, Z3
+	ADDQ R8, R13
+
+	// Z0..Z3: channels 4g..4g+3 × pixels 0..15 (byte c·16 + p).
+	VMOVDQA64 Z0, Z4
+	VPERMT2B Z1, Z20, Z4       // pixels 0-7 × channels 0-7
+	VMOVDQA64 Z0, Z5
+	VPERMT2B Z1, Z21, Z5       // pixels 8-15 × channels 0-7
+	VMOVDQA64 Z2, Z6
+	VPERMT2B Z3, Z20, Z6       // pixels 0-7 × channels 8-15
+	VMOVDQA64 Z2, Z7
+	VPERMT2B Z3, Z21, Z7       // pixels 8-15 × channels 8-15
+	VMOVDQA64 Z4, Z8
+	VPERMT2B Z6, Z22, Z8       // pixels 0-3 × channels 0-15
+	VMOVDQA64 Z4, Z9
+	VPERMT2B Z6, Z23, Z9       // pixels 4-7
+	VMOVDQA64 Z5, Z10
+	VPERMT2B Z7, Z22, Z10      // pixels 8-11
+	VMOVDQA64 Z5, Z11
+	VPERMT2B Z7, Z23, Z11      // pixels 12-15
+
+	MOVQ R11, R13
+	VMOVDQU X8, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $1, Z8, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $2, Z8, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $3, Z8, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VMOVDQU X9, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $1, Z9, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $2, Z9, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $3, Z9, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VMOVDQU X10, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $1, Z10, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $2, Z10, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $3, Z10, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VMOVDQU X11, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $1, Z11, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $2, Z11, X12
+	VMOVDQU X12, (R13)
+	ADDQ R9, R13
+	VEXTRACTI32X4 $3, Z11, X12
+	VMOVDQU X12, (R13)
+
+	MOVQ R8, AX
+	SHLQ $4, AX
+	ADDQ AX, R10               // next 16 channels
+	ADDQ $16, R11
+	DECQ R12
+	JNZ ntgroup
+
+	ADDQ $64, SI               // next 16 pixels
+	MOVQ R9, AX
+	SHLQ $4, AX
+	ADDQ AX, DI
+	DECQ CX
+	JNZ ntblock
+	VZEROUPPER
+	RET

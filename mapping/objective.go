@@ -1,0 +1,459 @@
+package mapping
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Objective is what an allocation minimises (docs/mapping.md, "Objectives").
+type Objective string
+
+const (
+	// ObjectiveLatency minimises each pool's summed latency; weight
+	// reloads cost only their time. The zero value of Options means it.
+	ObjectiveLatency Objective = "latency"
+	// ObjectiveEnergy minimises the modelled energy per inference (weights
+	// kept resident rather than reloaded every inference), then latency
+	// with the arrays that stay resident.
+	ObjectiveEnergy Objective = "energy"
+	// ObjectiveEDP minimises energy × latency over the plans the
+	// allocator considers.
+	ObjectiveEDP Objective = "edp"
+)
+
+// Objectives lists the objectives in a fixed order.
+var Objectives = []Objective{ObjectiveLatency, ObjectiveEnergy, ObjectiveEDP}
+
+// ParseObjective reads an objective name.
+func ParseObjective(s string) (Objective, error) {
+	return Objective(s).normalized()
+}
+
+// normalized maps "" to latency and rejects unknown names.
+func (o Objective) normalized() (Objective, error) {
+	if o == "" {
+		return ObjectiveLatency, nil
+	}
+	if slices.Contains(Objectives, o) {
+		return o, nil
+	}
+	return "", fmt.Errorf("mapping: unknown allocation objective %q (want latency, energy or edp)", string(o))
+}
+
+// maxExactFJ keeps rounded energies where float64 adds integers exactly,
+// so that sums compare without rounding noise.
+const maxExactFJ = 1 << 53
+
+// roundFJ rounds an energy to whole femtojoules (saturating), so that
+// option energies add exactly and equal plans tie exactly.
+func roundFJ(e float64) int64 {
+	if !(e > 0) {
+		return 0
+	}
+	if e >= maxExactFJ {
+		return maxExactFJ
+	}
+	return int64(math.Round(e))
+}
+
+// computeEnergy is the energy of one inference's array work of candidate
+// m on this job's pool, counted as docs/cost.md counts it: MACs, ADC
+// conversions (W·RT·oh·ow·OC·b·I·RG), driver row-cycles (W·RW·I) and the
+// window reads from the activation buffer (W·pix·IC·x_bits). It does not
+// depend on copies, rounds or residency, only on the scheme.
+func (j *job) computeEnergy(p Pool, m Mapping) float64 {
+	if !j.active {
+		return 0
+	}
+	l := j.layer
+	w := float64(m.Windows)
+	adc := w * float64(m.RowTiles) * float64(m.OutH) * float64(m.OutW) * float64(l.OC) *
+		float64(j.arr.WeightCols) * float64(j.inCycles) * float64(p.rowGroups())
+	drv := w * float64(m.RowsWritten) * float64(j.inCycles)
+	buf := w * float64(m.WindowH) * float64(m.WindowW) * float64(l.IC) * float64(j.xBits)
+	return float64(roundFJ(float64(l.MACs())*p.MACEnergyFJ + adc*p.ADCEnergyFJ +
+		drv*p.DriverEnergyPerRowFJ + buf*p.BufferReadEnergyPerBitFJ))
+}
+
+// keyFn is the scalar a keyed plan minimises, from an option's energy
+// (fJ) and latency (clk); ties go to the lower latency.
+type keyFn func(en, lat int64) float64
+
+func energyKey(en, _ int64) float64 { return float64(en) }
+
+func lambdaKey(lambda float64) keyFn {
+	return func(en, lat int64) float64 { return float64(en) + lambda*float64(lat) }
+}
+
+// keyedOptions are a job's options priced for a keyed search. A resident
+// option's energy is its compute energy plus the refreshes of ONE copy
+// over dEst cycles: extra copies are the arrays the energy objective
+// spends on latency, and their refreshes are counted when the plans are
+// compared (see chooseBest). A streamed option adds its reload energy
+// (array writes and DMA) and the refreshes of its rounds.
+func keyedOptions(j *job, p Pool, s, budget, dEst int64, key keyFn) []option {
+	var os []option
+	for c, m := range j.cands {
+		ce := j.computeEnergy(p, m)
+		if m.Tiles <= budget {
+			en := roundFJ(ce + float64(refreshRows(p, m.RowsWritten, dEst))*p.RefreshEnergyPerRowFJ)
+			copiesFor(m.Windows, budget/m.Tiles, func(k, steps int64) {
+				lat := satMul(steps, j.cpv)
+				os = append(os, option{cand: c, resident: true, copies: k, cost: k * m.Tiles, lat: lat, en: en, v: key(en, lat)})
+			})
+		}
+	}
+	if s > 0 {
+		best := option{lat: -1}
+		for c, m := range j.cands {
+			ce := j.computeEnergy(p, m)
+			try := func(k, _ int64) {
+				st := evalStream(j, p, m, s, k)
+				en := roundFJ(ce + p.writeEnergy(st.rows) + float64(st.refreshes)*p.RefreshEnergyPerRowFJ)
+				o := option{cand: c, copies: k, lat: st.lat(j.cpv), en: en}
+				o.v = key(o.en, o.lat)
+				if best.lat < 0 || o.v < best.v || (o.v == best.v && o.lat < best.lat) {
+					best = o
+				}
+			}
+			if m.Tiles <= s {
+				copiesFor(m.Windows, s/m.Tiles, try)
+			} else {
+				try(1, 0)
+			}
+		}
+		os = append(os, best)
+	}
+	return paretoKey(os)
+}
+
+// paretoKey sorts options by cost and keeps those that strictly improve
+// (v, latency) lexicographically.
+func paretoKey(opts []option) []option {
+	sort.SliceStable(opts, func(a, b int) bool {
+		x, y := opts[a], opts[b]
+		if x.cost != y.cost {
+			return x.cost < y.cost
+		}
+		if x.v != y.v {
+			return x.v < y.v
+		}
+		return x.lat < y.lat
+	})
+	out := opts[:0]
+	for _, o := range opts {
+		if len(out) == 0 {
+			out = append(out, o)
+			continue
+		}
+		l := out[len(out)-1]
+		if o.v < l.v || (o.v == l.v && o.lat < l.lat) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// searchKey is search for a keyed objective: for each streaming-region
+// size, the options minimising Σv (then Σlatency) within the resident
+// budget; the best size wins, ties keeping the smaller region.
+func searchKey(jobs []*job, p Pool, key keyFn, dEst int64) plan {
+	n := int64(p.Arrays)
+	var best plan
+	found := false
+	for _, s := range keyedSizes(n) {
+		budget := n - s
+		var opts [][]option
+		var idx []int
+		for i, j := range jobs {
+			if j.active {
+				opts = append(opts, keyedOptions(j, p, s, budget, dEst, key))
+				idx = append(idx, i)
+			}
+		}
+		choice, v, total, solver, ok := solveKey(opts, budget)
+		if !ok || (found && (v > best.v || (v == best.v && total >= best.total))) {
+			continue
+		}
+		pl := plan{stream: s, opts: make([]option, len(jobs)), total: total, v: v, solver: solver}
+		for k, i := range idx {
+			pl.opts[i] = opts[k][choice[k]]
+		}
+		best, found = pl, true
+	}
+	if !found {
+		best = plan{opts: make([]option, len(jobs))} // unreachable, as in search
+	}
+	return best
+}
+
+// keyedSizes are the streaming-region sizes a keyed search tries: those
+// of the latency search plus 1, 2, 4, … arrays. Reloads cost the same
+// energy whatever the region's size, so the energy objective wants the
+// smallest region that lets the rest stay resident; the eighths of the
+// pool alone would leave up to n/8 − 1 arrays idle.
+func keyedSizes(n int64) []int64 {
+	sizes := streamSizes(n)
+	for s := int64(1); s < n; s *= 2 {
+		if !slices.Contains(sizes, s) {
+			sizes = append(sizes, s)
+		}
+	}
+	slices.Sort(sizes)
+	return sizes
+}
+
+// solveKey is solve for keyed options: minimise Σv, then Σlatency, with
+// the summed cost within budget. Exact by DP when small enough (always on
+// realistic chips), else the convex-hull greedy on v.
+func solveKey(opts [][]option, budget int64) (choice []int, v float64, lat int64, solver string, ok bool) {
+	var minCost, work int64
+	for _, o := range opts {
+		if len(o) == 0 {
+			return nil, 0, 0, "", false
+		}
+		minCost += o[0].cost
+		work += int64(len(o))
+	}
+	if minCost > budget {
+		return nil, 0, 0, "", false
+	}
+	if len(opts) == 0 {
+		return nil, 0, 0, solverDP, true
+	}
+	solver = solverDP
+	if budget <= dpMaxBudget && work*(budget+1) <= dpWorkLimit {
+		choice = solveDPKey(opts, budget)
+	} else {
+		choice, solver = solveGreedyKey(opts, budget), solverGreedy
+	}
+	for i, os := range opts {
+		v += os[choice[i]].v
+		lat = satAdd(lat, os[choice[i]].lat)
+	}
+	return choice, v, lat, solver, true
+}
+
+// solveDPKey: best[c] is the least (Σv, Σlat) of the layers so far using at
+// most c arrays; ties keep the cheaper option.
+func solveDPKey(opts [][]option, budget int64) []int {
+	n := int(budget) + 1
+	type val struct {
+		v   float64
+		lat int64
+		ok  bool
+	}
+	prev := make([]val, n)
+	for c := range prev {
+		prev[c].ok = true
+	}
+	cur := make([]val, n)
+	pick := make([][]int32, len(opts))
+	for i, os := range opts {
+		pick[i] = make([]int32, n)
+		for c := range n {
+			best, bestO := val{}, int32(-1)
+			for k, o := range os {
+				if o.cost > int64(c) {
+					break
+				}
+				p := prev[c-int(o.cost)]
+				if !p.ok {
+					continue
+				}
+				nv := val{p.v + o.v, satAdd(p.lat, o.lat), true}
+				if !best.ok || nv.v < best.v || (nv.v == best.v && nv.lat < best.lat) {
+					best, bestO = nv, int32(k)
+				}
+			}
+			cur[c], pick[i][c] = best, bestO
+		}
+		prev, cur = cur, prev
+	}
+	choice := make([]int, len(opts))
+	c := n - 1
+	for i := len(opts) - 1; i >= 0; i-- {
+		k := pick[i][c]
+		choice[i] = int(k)
+		c -= int(opts[i][k].cost)
+	}
+	return choice
+}
+
+// solveGreedyKey is solveGreedy on v: steps along each layer's lower
+// convex hull of (cost, v) by best v saved per array, then a last pass
+// spending what is left.
+func solveGreedyKey(opts [][]option, budget int64) []int {
+	hulls := make([][]int, len(opts))
+	for i, os := range opts {
+		h := []int{0}
+		for k := 1; k < len(os); k++ {
+			for len(h) >= 2 {
+				a, b := os[h[len(h)-2]], os[h[len(h)-1]]
+				if (b.v-a.v)*float64(os[k].cost-a.cost)-(os[k].v-a.v)*float64(b.cost-a.cost) < 0 {
+					break
+				}
+				h = h[:len(h)-1]
+			}
+			h = append(h, k)
+		}
+		hulls[i] = h
+	}
+	choice := make([]int, len(opts))
+	pos := make([]int, len(opts))
+	left := budget
+	for i := range opts {
+		left -= opts[i][0].cost
+	}
+	for {
+		best, bestGain := -1, 0.0
+		for i, h := range hulls {
+			if pos[i]+1 >= len(h) {
+				continue
+			}
+			from, to := opts[i][h[pos[i]]], opts[i][h[pos[i]+1]]
+			dc := to.cost - from.cost
+			if dc > left {
+				continue
+			}
+			if gain := (from.v - to.v) / float64(max(dc, 1)); best < 0 || gain > bestGain {
+				best, bestGain = i, gain
+			}
+		}
+		if best < 0 {
+			break
+		}
+		h := hulls[best]
+		left -= opts[best][h[pos[best]+1]].cost - opts[best][h[pos[best]]].cost
+		pos[best]++
+		choice[best] = h[pos[best]]
+	}
+	for i, os := range opts {
+		cur := os[choice[i]]
+		for k := len(os) - 1; k > choice[i]; k-- {
+			if os[k].cost-cur.cost <= left {
+				left -= os[k].cost - cur.cost
+				choice[i] = k
+				break
+			}
+		}
+	}
+	return choice
+}
+
+// samePlan reports whether two candidate plans make the same choices.
+func samePlan(a, b candPlan) bool {
+	if a.pl.stream != b.pl.stream || len(a.jobs) != len(b.jobs) || (len(a.jobs) > 0 && &a.jobs[0] != &b.jobs[0]) {
+		return false
+	}
+	for i, x := range a.pl.opts {
+		y := b.pl.opts[i]
+		if x.cand != y.cand || x.resident != y.resident || x.copies != y.copies {
+			return false
+		}
+	}
+	return true
+}
+
+// addPlan appends c unless an equal plan is already listed.
+func addPlan(list []candPlan, c candPlan) []candPlan {
+	for _, d := range list {
+		if samePlan(c, d) {
+			return list
+		}
+	}
+	return append(list, c)
+}
+
+// basePlans are the plans every non-latency objective considers on one
+// pool, in a fixed order: the latency plan, then the energy plan.
+func basePlans(jobs []*job, p Pool, schemes []Scheme) []candPlan {
+	lp := latencyPlan(jobs, p, schemes)
+	list := []candPlan{lp}
+	// Refreshes of resident rows are priced over the latency plan's time,
+	// a lower bound of the inference. The energy plan is slower, so it is
+	// searched once more with refreshes priced over its own latency (on
+	// eDRAM, a long inference can make a larger streaming region pay);
+	// the plans compared at the end count refreshes exactly.
+	ep := candPlan{jobs, searchKey(jobs, p, energyKey, lp.pl.total)}
+	list = addPlan(list, ep)
+	if p.RetentionCycles > 0 && ep.pl.total/p.RetentionCycles > lp.pl.total/p.RetentionCycles {
+		list = addPlan(list, candPlan{jobs, searchKey(jobs, p, energyKey, ep.pl.total)})
+	}
+	return list
+}
+
+// lambdaPlans adds the plans minimising energy + λ·latency for a
+// geometric grid of λ (fJ per clock cycle) around the given ratios E/L:
+// at an optimum of E·L, λ = E/L, so the grid brackets it.
+func lambdaPlans(list []candPlan, jobs []*job, p Pool, ratios []float64) []candPlan {
+	dEst := list[0].pl.total
+	for _, l := range lambdaGrid(ratios) {
+		list = addPlan(list, candPlan{jobs, searchKey(jobs, p, lambdaKey(l), dEst)})
+	}
+	return list
+}
+
+// lambdaGrid is the powers of two from min(ratios)/16 to max(ratios)·16.
+func lambdaGrid(ratios []float64) []float64 {
+	lo, hi := math.Inf(1), 0.0
+	for _, r := range ratios {
+		if r > 0 && !math.IsInf(r, 0) {
+			lo, hi = min(lo, r), max(hi, r)
+		}
+	}
+	if hi == 0 {
+		return nil
+	}
+	var out []float64
+	for l := math.Exp2(math.Floor(math.Log2(lo / 16))); l <= hi*16 && len(out) < 64; l *= 2 {
+		out = append(out, l)
+	}
+	return out
+}
+
+// better reports whether (e1, l1) beats (e2, l2) under the objective.
+// Ties go to the lower energy, then the lower latency; exact ties keep the
+// earlier plan (the caller's order), so the choice is deterministic.
+func better(obj Objective, e1 float64, l1 int64, e2 float64, l2 int64) bool {
+	if obj == ObjectiveEDP {
+		p1, p2 := e1*float64(l1), e2*float64(l2)
+		if p1 != p2 {
+			return p1 < p2
+		}
+	}
+	if e1 != e2 {
+		return e1 < e2
+	}
+	return l1 < l2
+}
+
+// allocateFor is Allocate's energy and edp path: realise the candidate
+// plans, count their refreshes over their own latency and keep the best.
+func allocateFor(jobs []*job, p Pool, schemes []Scheme, obj Objective) *Allocation {
+	eval := func(c candPlan) *Allocation {
+		a := realise(c.jobs, p, c.pl)
+		a.applyRefresh(p, a.LatencyClk)
+		return a
+	}
+	list := basePlans(jobs, p, schemes)
+	if obj == ObjectiveEDP {
+		var ratios []float64
+		for _, c := range list {
+			a := eval(c)
+			ratios = append(ratios, a.EnergyFJ/float64(max(a.LatencyClk, 1)))
+		}
+		list = lambdaPlans(list, jobs, p, ratios)
+	}
+	var best *Allocation
+	for _, c := range list {
+		a := eval(c)
+		if best == nil || better(obj, a.EnergyFJ, a.LatencyClk, best.EnergyFJ, best.LatencyClk) {
+			best = a
+		}
+	}
+	best.Objective = obj
+	return best
+}
