@@ -3,6 +3,7 @@ package dualnet
 import (
 	"math"
 	"sort"
+	"sync"
 )
 
 // This file holds the pure quantizer arithmetic: weight quantizers (INT4 /
@@ -36,10 +37,11 @@ const mseScaleSteps = 100
 //
 // The result is bit for bit that of the plain search, each candidate's
 // error summed in index order (TestMSEScaleMatchesReference). For narrow
-// codes (q < 32, INT4) it is found faster: mseBounds brackets every
-// candidate's error from a histogram of |w| in O(q) per candidate, and only
-// the candidates whose lower bound does not exceed the smallest upper bound
-// — usually one to three — are summed exactly.
+// codes (q < 32, INT4) it is found faster: mseCandidates computes every
+// candidate's error from a histogram of |w| up to a bounded rounding
+// slack, in O(q) bins plus the few values near rounding boundaries per
+// candidate, and only the candidates within that slack of the best —
+// nearly always just one — need the exact sum.
 func MSEScale(w []float32, q int) float32 {
 	maxAbs := 0.0
 	for _, v := range w {
@@ -63,6 +65,9 @@ func MSEScale(w []float32, q int) float32 {
 	}
 	if maybe == nil {
 		return float32(msePlain(w, q, maxAbs, scale))
+	}
+	if len(maybe) == 1 {
+		return float32(scale(maybe[0]))
 	}
 	best, bestErr := maxAbs/qf, math.Inf(1)
 	for _, i := range maybe {
@@ -130,32 +135,58 @@ func mseErrExact(w []float32, s, qf float64) float64 {
 	return e
 }
 
-// mseBins is the resolution of mseCandidates' histogram of |w|.
-const mseBins = 1024
+// mseScratch holds mseCandidates' per-call buffers (it runs once per
+// channel: allocating them each time would churn the GC).
+var mseScratch = sync.Pool{New: func() any { return new(mseBuf) }}
+
+type mseBuf struct {
+	p0, p1, p2 []float64 // prefix sums over bins: count, Σ|v|, Σv²
+	abs        []float64 // |w| grouped by bin (counting sort)
+	at         []int
+}
 
 // mseCandidates returns, in ascending order, the candidates i whose exact
 // error may be the smallest, or nil when the bounds are not usable.
 //
-// |w| is binned into mseBins equal bins over [0, max|w|] with each bin's
-// count, Σ|v| and Σv². A value of |v| in rounding cell m (|v|/s within ½ of
-// m, or ≥ q − ½ for m = q) contributes (|v| − m·s)², so a run of bins lying
-// inside one cell contributes Σv² − 2ms·Σ|v| + n·(ms)², from prefix sums.
-// The bins within one bin of a cell boundary hold values within 2 bin
-// widths of it, whose error lies in [(s/2 − 2w)², (s/2)²]. Floating-point
-// error of the prefix-sum formula is bounded generously by
-// 8·(k + bins)·2^−53 times the sum of the magnitudes involved. Every
-// candidate with lower bound above the least upper bound is certainly
-// worse than that candidate, so the exact winner is among the rest.
+// |w| is binned into nb equal bins over [0, max|w|] (nb ≈ k/4, a power of
+// two in 256…1024) with each bin's count, Σ|v| and Σv². A value |v| in
+// rounding cell m (|v|/s within ½ of m, or ≥ q − ½ for m = q) contributes
+// (|v| − m·s)², so a run of bins lying inside one cell contributes
+// Σv² − 2ms·Σ|v| + n·(ms)², from prefix sums. The values in the bins
+// within one bin of a cell boundary lie within two bin widths of it: a
+// first round bounds their error, which leaves a few candidates; for those
+// a second round rounds these values one by one, exactly as quantizeSym
+// does. Floating-point error is bounded generously by 8·(k + nb)·2^−53
+// times the sum of the magnitudes involved. A candidate whose lower bound
+// exceeds another's upper bound cannot win, so the winner is among those
+// returned — nearly always one, whose error then need not be summed at all.
 func mseCandidates(w []float32, q int, maxAbs float64, scale func(int) float64) []int {
-	const nb = mseBins
-	var p0, p1, p2 [nb + 1]float64 // prefix sums: count, Σ|v|, Σv²
-	inv := nb / maxAbs
+	nb := 256
+	for nb < len(w)/4 && nb < 1024 {
+		nb *= 2
+	}
+	buf := mseScratch.Get().(*mseBuf)
+	defer mseScratch.Put(buf)
+	grow := func(s []float64, n int) []float64 {
+		if cap(s) < n {
+			return make([]float64, n)
+		}
+		s = s[:n]
+		clear(s)
+		return s
+	}
+	p0, p1, p2 := grow(buf.p0, nb+1), grow(buf.p1, nb+1), grow(buf.p2, nb+1)
+	abs := grow(buf.abs, len(w))
+	if cap(buf.at) < nb {
+		buf.at = make([]int, nb)
+	}
+	at := buf.at[:nb]
+	buf.p0, buf.p1, buf.p2, buf.abs = p0, p1, p2, abs
+	inv := float64(nb) / maxAbs
+	bin := func(a float64) int { return min(int(a*inv), nb-1) }
 	for _, x := range w {
 		a := math.Abs(float64(x))
-		b := int(a * inv)
-		if b >= nb {
-			b = nb - 1
-		}
+		b := bin(a)
 		p0[b+1]++
 		p1[b+1] += a
 		p2[b+1] += a * a
@@ -165,17 +196,31 @@ func mseCandidates(w []float32, q int, maxAbs float64, scale func(int) float64) 
 		p1[b] += p1[b-1]
 		p2[b] += p2[b-1]
 	}
-	bw := maxAbs / nb
-	k := float64(len(w))
-	const u = 1.0 / (1 << 53)
-	var lo, hi [mseScaleSteps]float64
-	minHi := math.Inf(1)
-	for i := 0; i < mseScaleSteps; i++ {
-		s := scale(i)
-		if s < 8*bw {
-			return nil // cells too narrow for the bins to bound them
+	sorted := false
+	sortByBin := func() {
+		// Counting sort of |w| by bin, for the exact round only.
+		for b := range at {
+			at[b] = int(p0[b])
 		}
-		var sum, unsure0, unsure1 float64
+		for _, x := range w {
+			a := math.Abs(float64(x))
+			b := bin(a)
+			abs[at[b]] = a
+			at[b]++
+		}
+		sorted = true
+	}
+	bw := maxAbs / float64(nb)
+	k := float64(len(w))
+	qf := float64(q)
+	const u = 1.0 / (1 << 53)
+	// errAt brackets candidate i's error: the interior runs from prefix
+	// sums, the values in the bins next to each cell boundary either
+	// bounded ([(s/2 − 2.01·bw)², (s/2)²] each: they lie within two bin
+	// widths of the boundary) or, when exact is set, rounded one by one.
+	errAt := func(i int, exact bool) (lo, hi float64) {
+		s := scale(i)
+		var sum, near0, near1 float64
 		first := 0 // first bin of the current cell's interior
 		for m := 0; m <= q; m++ {
 			last := nb - 1 // last bin of cell m's interior
@@ -194,28 +239,62 @@ func mseCandidates(w []float32, q int, maxAbs float64, scale func(int) float64) 
 			}
 			if m < q {
 				a, b := max(bnd-1, 0), min(bnd+1, nb-1)
-				if a <= b {
+				if exact {
+					for _, v := range abs[int(p0[a]):int(p0[b+1])] {
+						r := math.RoundToEven(v / s)
+						if r > qf {
+							r = qf
+						}
+						d := v - s*r
+						sum += d * d
+					}
+				} else {
 					n := p0[b+1] - p0[a]
 					d := math.Max(s/2-2.01*bw, 0)
-					unsure0 += n * d * d
-					unsure1 += n * (s / 2) * (s / 2)
+					near0 += n * d * d
+					near1 += n * (s / 2) * (s / 2)
 				}
 				first = bnd + 2
 			}
 		}
-		qs := float64(q) * s
-		slack := 8 * (k + nb) * u * (p2[nb] + 2*qs*p1[nb] + k*qs*qs)
-		lo[i] = sum - slack + unsure0
-		hi[i] = sum + slack + unsure1
-		minHi = math.Min(minHi, hi[i])
+		qs := qf * s
+		slack := 8 * (k + float64(nb)) * u * (p2[nb] + 2*qs*p1[nb] + k*qs*qs)
+		return sum - slack + near0, sum + slack + near1
 	}
-	var maybe []int
+	var lo, hi [mseScaleSteps]float64
 	for i := 0; i < mseScaleSteps; i++ {
-		if lo[i] <= minHi {
-			maybe = append(maybe, i)
+		if scale(i) < 8*bw {
+			return nil // cells too narrow for the bins to separate them
+		}
+		lo[i], hi[i] = errAt(i, false)
+	}
+	// Two rounds: the cheap bounds leave a few candidates, whose values
+	// near the boundaries are then rounded exactly.
+	for round := 0; round < 2; round++ {
+		best := math.Inf(1)
+		for i := range hi {
+			best = math.Min(best, hi[i])
+		}
+		var maybe []int
+		for i := range lo {
+			if lo[i] <= best {
+				maybe = append(maybe, i)
+			}
+		}
+		if round == 1 || len(maybe) == 1 {
+			return maybe
+		}
+		for i := range lo {
+			lo[i], hi[i] = math.Inf(1), math.Inf(1)
+		}
+		if !sorted {
+			sortByBin()
+		}
+		for _, i := range maybe {
+			lo[i], hi[i] = errAt(i, true)
 		}
 	}
-	return maybe
+	return nil
 }
 
 // QuantizeChannel quantizes one output channel's weights to [−q, q] with an
