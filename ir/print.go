@@ -1,6 +1,7 @@
 package ir
 
 import (
+	byteorder "encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -192,21 +193,29 @@ func TensorSummary(t *Tensor) string {
 		}
 		return "[" + strings.Join(s, ",") + "]"
 	}
+	// The checksum is over the little-endian bytes of the elements (4 per
+	// float, 8 per integer), fed in chunks: crc32 is slow on tiny writes.
 	h := crc32.NewIEEE()
-	var buf [8]byte
+	buf := make([]byte, 0, 32<<10)
+	flush := func() {
+		h.Write(buf)
+		buf = buf[:0]
+	}
 	if t.DType.IsFloat() {
 		for _, v := range t.F {
-			b := math.Float32bits(v)
-			buf[0], buf[1], buf[2], buf[3] = byte(b), byte(b>>8), byte(b>>16), byte(b>>24)
-			h.Write(buf[:4])
+			if len(buf)+4 > cap(buf) {
+				flush()
+			}
+			buf = byteorder.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 		}
 	} else {
 		for _, v := range t.I {
-			for k := 0; k < 8; k++ {
-				buf[k] = byte(v >> (8 * k))
+			if len(buf)+8 > cap(buf) {
+				flush()
 			}
-			h.Write(buf[:8])
+			buf = byteorder.LittleEndian.AppendUint64(buf, uint64(v))
 		}
 	}
+	flush()
 	return fmt.Sprintf("dense<%d elems crc32=%08x>", n, h.Sum32())
 }
