@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"slices"
 
 	"pimc/backend/isa"
 	"pimc/hw"
@@ -38,7 +39,36 @@ type path struct {
 	// placement
 	resident bool
 	copies   int
-	base     int // first array (resident) or the streaming region's start
+	base     int // the streaming region's start (streamed)
+	// places: where each resident image sits (copy-major, then tile
+	// order), from the allocation's column packing.
+	places []mapping.Place
+}
+
+// at is the array and first column of copy c's tile i: the packed place
+// of a resident image, else array base + c·T + i of the streaming
+// region, column 0.
+func (p *path) at(c, i int) (arr, col int) {
+	if p.resident {
+		pl := p.places[c*len(p.tiles)+i]
+		return int(pl.Array), int(pl.Col)
+	}
+	return p.base + c*len(p.tiles) + i, 0
+}
+
+// placesFit reports whether the allocation's places match the path's
+// tiles: one per image, each as wide as the tile.
+func (p *path) placesFit(h *hw.Pool, places []mapping.Place, copies int) bool {
+	if len(places) != copies*len(p.tiles) {
+		return false
+	}
+	for k, pl := range places {
+		t := &p.tiles[k%len(p.tiles)]
+		if pl.Cols != int64(len(t.rowsIdx)*isa.ColsPerChannel(h, p.planes)) || int(pl.Array) >= h.Arrays {
+			return false
+		}
+	}
+	return true
 }
 
 // tile is one array-sized block: rows [r0, r0+rows) of group g's
@@ -107,10 +137,15 @@ func (e *emitter) plan() error {
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
-	// Resident layers first, in layer order; then the streaming region.
+	// Resident layers on the arrays the allocation packed them on
+	// (0..resident_arrays−1); then the streaming region.
 	for _, en := range []isa.Engine{isa.SRAM, isa.EDRAM} {
 		arrays := e.poolOf(en).Arrays
-		next := 0
+		sum := res.SRAM
+		if en == isa.EDRAM {
+			sum = res.EDRAM
+		}
+		next := int(sum.ResidentArrays)
 		streamed := false
 		for i, l := range e.layers {
 			p := l.paths[en]
@@ -122,9 +157,8 @@ func (e *emitter) plan() error {
 				lr = res.Layers[i].EDRAM
 			}
 			T := len(p.tiles)
-			if lr.Mode == mapping.ModeResident && int(lr.Tiles) == T && next+int(lr.Copies)*T <= arrays {
-				p.resident, p.copies, p.base = true, int(lr.Copies), next
-				next += p.copies * T
+			if lr.Mode == mapping.ModeResident && int(lr.Tiles) == T && p.placesFit(e.poolOf(en), lr.Places, int(lr.Copies)) {
+				p.resident, p.copies, p.places = true, int(lr.Copies), lr.Places
 				continue
 			}
 			streamed = true
@@ -133,12 +167,13 @@ func (e *emitter) plan() error {
 				p.copies = int(lr.Copies)
 			}
 		}
+		// Arrays only layers the backend streams after all would hold
+		// (their mapping's tiles differ from the emitted ones, e.g. groups
+		// packed block-diagonally) are dropped: the used arrays are
+		// renumbered densely, in order, so the region starts right after.
+		next = compact(e.layers, en)
 		e.region[en].start = next
 		size := arrays - next
-		sum := res.SRAM
-		if en == isa.EDRAM {
-			sum = res.EDRAM
-		}
 		if sum.StreamArrays > 0 && int(sum.StreamArrays) < size {
 			size = int(sum.StreamArrays)
 		}
@@ -156,6 +191,38 @@ func (e *emitter) plan() error {
 		}
 	}
 	return nil
+}
+
+// compact renumbers the arrays the resident paths of pool en use to 0..n−1
+// (keeping their order and columns) and returns n.
+func compact(layers []*layer, en isa.Engine) int {
+	used := map[int64]bool{}
+	for _, l := range layers {
+		if p := l.paths[en]; p != nil && p.resident {
+			for _, pl := range p.places {
+				used[pl.Array] = true
+			}
+		}
+	}
+	ids := make([]int64, 0, len(used))
+	for a := range used {
+		ids = append(ids, a)
+	}
+	slices.Sort(ids)
+	to := make(map[int64]int64, len(ids))
+	for k, a := range ids {
+		to[a] = int64(k)
+	}
+	for _, l := range layers {
+		if p := l.paths[en]; p != nil && p.resident {
+			pl := slices.Clone(p.places)
+			for k := range pl {
+				pl[k].Array = to[pl[k].Array]
+			}
+			p.places = pl
+		}
+	}
+	return len(ids)
 }
 
 // prepare reads a layer's geometry and weights and cuts its tiles.
@@ -388,7 +455,8 @@ func (e *emitter) lowerLayer(n *ir.Node, last map[*ir.Value]int) error {
 		if p.resident || p.copies*T <= e.region[en].size {
 			for c := 0; c < p.copies; c++ {
 				for i := range p.tiles {
-					wp := isa.I(isa.OpWPROG, u(p.base+c*T+i), u(p.tiles[i].img))
+					arr, col := p.at(c, i)
+					wp := isa.I(isa.OpWPROG, u(arr), u(p.tiles[i].img), u(col))
 					if p.resident {
 						e.setup[en] = append(e.setup[en], wp)
 					} else {
@@ -403,7 +471,8 @@ func (e *emitter) lowerLayer(n *ir.Node, last map[*ir.Value]int) error {
 					lo := min(c*per+k*cs, (c+1)*per, W)
 					hi := min(c*per+(k+1)*cs, (c+1)*per, W)
 					for i := range p.tiles {
-						mvm(p.base+c*T+i, &p.tiles[i], lo, hi-lo)
+						arr, _ := p.at(c, i)
+						mvm(arr, &p.tiles[i], lo, hi-lo)
 					}
 				}
 				e.emit(en, isa.I(isa.OpSIGNAL, uint64(isa.PPU)))

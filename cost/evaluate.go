@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"pimc/hw"
 	"pimc/ir"
@@ -102,10 +103,20 @@ func Evaluate(m *ir.Module, h *hw.Hardware, o Options) (*Report, error) {
 	}
 	t.EnergyUJ = t.Energy.Total / 1e9
 
-	if r.SRAM, err = e.pool(mapping.PoolSRAM, res.SRAM, r.Layers, t.LatencyClk); err != nil {
+	places := func(sram bool) [][]mapping.Place {
+		out := make([][]mapping.Place, len(res.Layers))
+		for i, l := range res.Layers {
+			out[i] = l.EDRAM.Places
+			if sram {
+				out[i] = l.SRAM.Places
+			}
+		}
+		return out
+	}
+	if r.SRAM, err = e.pool(mapping.PoolSRAM, res.SRAM, r.Layers, places(true), t.LatencyClk); err != nil {
 		return nil, err
 	}
-	if r.EDRAM, err = e.pool(mapping.PoolEDRAM, res.EDRAM, r.Layers, t.LatencyClk); err != nil {
+	if r.EDRAM, err = e.pool(mapping.PoolEDRAM, res.EDRAM, r.Layers, places(false), t.LatencyClk); err != nil {
 		return nil, err
 	}
 	// Both pools' resident weights come through the one DMA engine, so
@@ -383,7 +394,9 @@ func (e *evaluator) refresh(p *PathCost, hp *hw.Pool, lr mapping.LayerResult, d 
 	switch p.Mode {
 	case mapping.ModeResident:
 		if ret := e.h.RetentionCycles(hp); ret > 0 {
-			p.Counts.Refreshes = lr.ResidentRows * (d / ret)
+			// The word lines of the arrays this layer's images share (column
+			// packing: an array refreshes its tallest image's rows, once).
+			p.Counts.Refreshes = lr.RefreshRows * (d / ret)
 		}
 	case mapping.ModeStreamed:
 		p.Counts.Refreshes = lr.Refreshes
@@ -416,7 +429,7 @@ func (e *evaluator) streamOut(v *ir.Value, c *Counts) {
 }
 
 // pool sums one pool over the layers and lays out its arrays.
-func (e *evaluator) pool(kind mapping.PoolKind, s mapping.PoolSummary, ls []LayerReport, d int64) (PoolReport, error) {
+func (e *evaluator) pool(kind mapping.PoolKind, s mapping.PoolSummary, ls []LayerReport, places [][]mapping.Place, d int64) (PoolReport, error) {
 	p := PoolReport{Pool: string(kind), Arrays: s.Arrays, Rows: s.Rows, Cols: s.Cols,
 		ResidentArrays: s.ResidentArrays, StreamArrays: s.StreamArrays, Solver: s.Solver,
 		UsedCells: s.UsedCells, AllocatedCells: s.AllocatedCells, CellUtilisation: s.Utilisation,
@@ -424,12 +437,6 @@ func (e *evaluator) pool(kind mapping.PoolKind, s mapping.PoolSummary, ls []Laye
 	p.UsedArrays = p.ResidentArrays + p.StreamArrays
 	p.ArrayUtilisation = ratio(float64(p.UsedArrays), float64(p.Arrays))
 	var streamUsed, streamAlloc int64
-	type span struct {
-		n     int64
-		layer int
-		util  float64
-	}
-	var resident []span
 	for i := range ls {
 		pc := &ls[i].SRAM
 		if kind == mapping.PoolEDRAM {
@@ -443,7 +450,6 @@ func (e *evaluator) pool(kind mapping.PoolKind, s mapping.PoolSummary, ls []Laye
 		p.Energy.add(pc.Energy)
 		switch pc.Mode {
 		case mapping.ModeResident:
-			resident = append(resident, span{pc.Arrays, i, pc.Utilisation})
 		case mapping.ModeStreamed:
 			p.StreamLayers = append(p.StreamLayers, ls[i].Name)
 			streamUsed += pc.UsedCells
@@ -451,11 +457,40 @@ func (e *evaluator) pool(kind mapping.PoolKind, s mapping.PoolSummary, ls []Laye
 		}
 	}
 	p.Busy = ratio(float64(p.LatencyClk), float64(d))
-	p.Placement = make([]ArrayUse, 0, p.Arrays)
-	for _, r := range resident {
-		for k := int64(0); k < r.n; k++ {
-			p.Placement = append(p.Placement, ArrayUse{Array: len(p.Placement), Use: UseResident,
-				Layer: ls[r.layer].Name, LayerIndex: r.layer, Utilisation: r.util})
+	// The resident arrays hold the images the allocation packed on them
+	// (several layers' side by side, by column).
+	p.Placement = make([]ArrayUse, p.ResidentArrays, p.Arrays)
+	cells := float64(s.Rows) * float64(s.Cols)
+	for i := range ls {
+		pc := &ls[i].SRAM
+		if kind == mapping.PoolEDRAM {
+			pc = &ls[i].EDRAM
+		}
+		if pc.Mode != mapping.ModeResident {
+			continue
+		}
+		for _, pl := range places[i] {
+			if pl.Array < 0 || pl.Array >= p.ResidentArrays {
+				return p, fmt.Errorf("cost: BUG: %s pool: %s's image on array %d of %d resident", kind, ls[i].Name, pl.Array, p.ResidentArrays)
+			}
+			// An im2col image's cells all hold weights; other layouts
+			// (rows unknown per tile) count the layer's utilisation.
+			used := float64(pl.Rows) * float64(pl.Cols)
+			if pl.Rows == 0 {
+				used = pc.Utilisation * float64(pl.Cols) * float64(s.Rows)
+			}
+			a := &p.Placement[pl.Array]
+			a.Images = append(a.Images, ArrayImage{Layer: ls[i].Name, LayerIndex: i, Col: pl.Col, Cols: pl.Cols, Rows: pl.Rows,
+				Utilisation: used / (float64(pl.Cols) * float64(s.Rows))})
+			a.Utilisation += used / cells
+		}
+	}
+	for k := range p.Placement {
+		a := &p.Placement[k]
+		a.Array, a.Use, a.LayerIndex = k, UseResident, -1
+		slices.SortFunc(a.Images, func(x, y ArrayImage) int { return int(x.Col - y.Col) })
+		if len(a.Images) > 0 {
+			a.Layer, a.LayerIndex = a.Images[0].Layer, a.Images[0].LayerIndex
 		}
 	}
 	su := ratio(float64(streamUsed), float64(streamAlloc))

@@ -148,13 +148,28 @@ type PPUReport struct {
 }
 
 // ArrayUse is one array of a pool in the placement: arrays are numbered
-// from 0, resident layers take consecutive arrays in layer order, then
-// comes the streaming region, then the free arrays.
+// from 0; the resident arrays come first, each holding the images the
+// allocation packed on it (column packing: several layers' images side by
+// side), then the streaming region, then the free arrays. Layer and
+// LayerIndex name the layer of the leftmost image (−1: none).
 type ArrayUse struct {
-	Array       int     `json:"array"`
-	Use         string  `json:"use"`
+	Array       int          `json:"array"`
+	Use         string       `json:"use"`
+	Layer       string       `json:"layer"`
+	LayerIndex  int          `json:"layer_index"`
+	Utilisation float64      `json:"utilisation"`
+	Images      []ArrayImage `json:"images"`
+}
+
+// ArrayImage is one resident weight image on an array: its layer, its
+// columns [col, col+cols) and rows (0 when the layout is not known tile by
+// tile), and the fraction of its cells holding weights.
+type ArrayImage struct {
 	Layer       string  `json:"layer"`
 	LayerIndex  int     `json:"layer_index"`
+	Col         int64   `json:"col"`
+	Cols        int64   `json:"cols"`
+	Rows        int64   `json:"rows"`
 	Utilisation float64 `json:"utilisation"`
 }
 

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"pimc/mapping"
 )
 
 func jsonKeys(typ reflect.Type) []string {
@@ -26,7 +29,7 @@ func jsonKeys(typ reflect.Type) []string {
 // gives each section.
 var reportTypes = map[string]any{
 	"ReportFile": ReportFile{}, "Report": Report{}, "Ratio": Ratio{}, "Totals": Totals{}, "Memory": Memory{},
-	"Counts": Counts{}, "Energy": Energy{}, "PoolReport": PoolReport{}, "ArrayUse": ArrayUse{},
+	"Counts": Counts{}, "Energy": Energy{}, "PoolReport": PoolReport{}, "ArrayUse": ArrayUse{}, "ArrayImage": ArrayImage{},
 	"LayerReport": LayerReport{}, "PathCost": PathCost{}, "PPUReport": PPUReport{},
 	"Comparison": Comparison{}, "Metrics": Metrics{}, "Savings": Savings{},
 }
@@ -50,7 +53,8 @@ func TestJSONFieldsStable(t *testing.T) {
 			"array_utilisation", "used_cells", "allocated_cells", "cell_utilisation", "solver", "stream_layers",
 			"cycles", "compute_clk", "reload_clk", "latency_clk", "busy", "load_clk", "load_energy_fj",
 			"counts", "energy", "placement"},
-		"ArrayUse": {"array", "use", "layer", "layer_index", "utilisation"},
+		"ArrayUse":   {"array", "use", "layer", "layer_index", "utilisation", "images"},
+		"ArrayImage": {"layer", "layer_index", "col", "cols", "rows", "utilisation"},
 		"LayerReport": {"index", "name", "op", "engine", "precision", "oc4", "octb", "ratio", "sram", "edram",
 			"array_clk", "bound", "ppu_clk", "latency_clk", "weight_bits", "weight_packed_bits", "counts", "energy"},
 		"PathCost": {"pool", "oc", "mode", "scheme", "window", "weight_bits", "input_bits", "weights", "tiles",
@@ -254,5 +258,64 @@ func TestTable(t *testing.T) {
 	}
 	if want := "conv DualConv dual dual 8/8 32 8 4 32 sram 5.541 1/1 56%/28%"; row != want {
 		t.Errorf("layer row %q, want %q", row, want)
+	}
+}
+
+// TestPackedPlacement: with column packing, resident arrays hold several
+// layers' images side by side; the placement lists them by column without
+// overlap, never two of one layer on an array, and the SVG draws one strip
+// per image (labelled Lx+n on shared arrays).
+func TestPackedPlacement(t *testing.T) {
+	r, err := Evaluate(resnet50Like(0.5), testHW(), Options{Mapping: mapping.Options{
+		Schemes: []mapping.Scheme{mapping.Im2col}, Objective: mapping.ObjectiveEnergy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, images := 0, 0
+	for _, p := range []*PoolReport{&r.SRAM, &r.EDRAM} {
+		for _, a := range p.Placement {
+			if a.Use != UseResident {
+				if len(a.Images) != 0 {
+					t.Fatalf("%s array %d (%s) has images", p.Pool, a.Array, a.Use)
+				}
+				continue
+			}
+			if len(a.Images) == 0 {
+				t.Fatalf("%s array %d: resident without images", p.Pool, a.Array)
+			}
+			images += len(a.Images)
+			if len(a.Images) > 1 {
+				shared++
+			}
+			var used float64
+			layers := map[int]bool{}
+			for k, im := range a.Images {
+				if layers[im.LayerIndex] {
+					t.Fatalf("%s array %d: two images of layer %d", p.Pool, a.Array, im.LayerIndex)
+				}
+				layers[im.LayerIndex] = true
+				if k > 0 && im.Col < a.Images[k-1].Col+a.Images[k-1].Cols || im.Col+im.Cols > int64(p.Cols) {
+					t.Fatalf("%s array %d: images overlap or overflow: %+v", p.Pool, a.Array, a.Images)
+				}
+				used += im.Utilisation * float64(im.Cols) / float64(p.Cols)
+			}
+			if math.Abs(used-a.Utilisation) > 1e-9 {
+				t.Fatalf("%s array %d: utilisation %g, images %g", p.Pool, a.Array, a.Utilisation, used)
+			}
+		}
+	}
+	if shared == 0 {
+		t.Fatal("no array holds more than one image")
+	}
+	var b bytes.Buffer
+	if err := WriteUtilisationSVG(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	if n := strings.Count(svg, `stroke-width="0.5"`); n != images {
+		t.Errorf("%d image strips drawn, %d images", n, images)
+	}
+	if !strings.Contains(svg, "+1</text>") && !strings.Contains(svg, "+2</text>") {
+		t.Error("no shared array labelled Lx+n")
 	}
 }

@@ -37,7 +37,8 @@ var svgFill = map[string]string{
 // array (arrays numbered row by row from the top left), filled from the
 // bottom in proportion to the fraction of its cells that hold weights,
 // coloured by use, and labelled with the index of the layer that occupies
-// it (L3) or S for the streaming region, which streamed layers use in
+// it (L3; L3+2 when two more layers' images are packed beside it, each
+// drawn as a strip at its columns) or S for the streaming region, which streamed layers use in
 // turn. A legend and a key from labels to layer names follow. The bytes
 // depend only on r.
 func WriteUtilisationSVG(w io.Writer, r *Report) error {
@@ -59,7 +60,7 @@ func WriteUtilisationSVG(w io.Writer, r *Report) error {
 		for i, a := range p.Placement {
 			x := svgMargin + (i%svgPerRow)*(svgCell+svgGap)
 			yy := y + (i/svgPerRow)*(svgCell+svgGap)
-			cell(&b, p.Pool, a, x, yy)
+			cell(&b, p.Pool, a, int64(p.Cols), x, yy)
 		}
 		rows := (len(p.Placement) + svgPerRow - 1) / svgPerRow
 		y += rows*(svgCell+svgGap) + 14
@@ -77,7 +78,7 @@ func WriteUtilisationSVG(w io.Writer, r *Report) error {
 		text(&b, x+20, y+12, 12, "", l.label)
 	}
 	y += 22
-	text(&b, svgMargin, y+12, 12, "", "Fill height: fraction of the array's cells holding weights (one copy's tiles averaged).")
+	text(&b, svgMargin, y+12, 12, "", "Resident arrays: one strip per weight image at its columns (Lx+n: n more layers packed), filled to its rows holding weights.")
 	y += svgLine + 8
 
 	// Key: every layer that occupies an array, in layer order.
@@ -116,17 +117,20 @@ func WriteUtilisationSVG(w io.Writer, r *Report) error {
 }
 
 // cell draws one array: outline, utilisation fill, label and a tooltip.
-func cell(b *strings.Builder, pool string, a ArrayUse, x, y int) {
+func cell(b *strings.Builder, pool string, a ArrayUse, cols int64, x, y int) {
 	tip := fmt.Sprintf("%s array %d: free", pool, a.Array)
 	fill, label := svgFill["free"], ""
 	switch a.Use {
 	case UseResident:
-		// Alternate two shades so that neighbouring layers stand apart.
 		fill, label = svgFill[pool], fmt.Sprintf("L%d", a.LayerIndex)
-		if a.LayerIndex%2 == 1 {
-			fill = svgFill[pool+"2"]
+		var names []string
+		for _, im := range a.Images {
+			names = append(names, fmt.Sprintf("%s (L%d) columns %d..%d", im.Layer, im.LayerIndex, im.Col, im.Col+im.Cols-1))
 		}
-		tip = fmt.Sprintf("%s array %d: %s (resident), %s of cells hold weights", pool, a.Array, a.Layer, pct(a.Utilisation))
+		if len(a.Images) > 1 {
+			label = fmt.Sprintf("L%d+%d", a.LayerIndex, len(a.Images)-1)
+		}
+		tip = fmt.Sprintf("%s array %d (resident): %s; %s of cells hold weights", pool, a.Array, strings.Join(names, ", "), pct(a.Utilisation))
 	case UseStream:
 		fill, label = svgFill[UseStream], "S"
 		tip = fmt.Sprintf("%s array %d: streaming region, %s of cells hold weights on average", pool, a.Array, pct(a.Utilisation))
@@ -140,7 +144,22 @@ func cell(b *strings.Builder, pool string, a ArrayUse, x, y int) {
 		stroke, dash = svgFill["freeLine"], ` stroke-dasharray="3,2"`
 	}
 	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#ffffff" stroke="%s"%s/>`, x, y, svgCell, svgCell, stroke, dash)
-	if h := int(a.Utilisation*svgCell + 0.5); a.Use != UseFree && h > 0 {
+	if a.Use == UseResident && len(a.Images) > 0 && cols > 0 {
+		// Column packing: each image is a strip at its columns, filled to
+		// its own utilisation; neighbouring layers alternate two shades.
+		for _, im := range a.Images {
+			f := svgFill[pool]
+			if im.LayerIndex%2 == 1 {
+				f = svgFill[pool+"2"]
+			}
+			x0 := x + int(im.Col*svgCell/cols)
+			x1 := x + int((im.Col+im.Cols)*svgCell/cols)
+			if h := int(im.Utilisation*svgCell + 0.5); h > 0 && x1 > x0 {
+				fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s" fill-opacity="0.85" stroke="#ffffff" stroke-width="0.5"/>`,
+					x0, y+svgCell-h, x1-x0, h, f)
+			}
+		}
+	} else if h := int(a.Utilisation*svgCell + 0.5); a.Use != UseFree && h > 0 {
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s" fill-opacity="0.85"/>`, x, y+svgCell-h, svgCell, h, fill)
 	}
 	if label != "" {

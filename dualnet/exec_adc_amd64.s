@@ -1,8 +1,9 @@
 #include "textflag.h"
 
-// AVX-512 kernels of the ADC model for two-word (64 < R ≤ 128) row tiles.
-// Eight rows are processed per ZMM register, one row per 64-bit lane;
-// counts are VPOPCNTQ of plane/column intersections.
+// AVX-512 kernels of the quantized executor (useAVX512; nhwcT512 also
+// needs AVX512_VBMI). The ADC kernels work on two-word (64 < R ≤ 128) row
+// tiles: eight rows per ZMM register, one row per 64-bit lane, so that one
+// VPOPCNTQ counts a plane or b against eight rows' weight columns.
 
 // func adcCorr512(planes *uint64, coefs *int64, np int, w *uint64, wbits, rows8 int, sat int64, out *int32)
 //
@@ -194,68 +195,6 @@ tptile:
 	ADDQ $8, BX
 	CMPQ BX, R10
 	JLT tpgroup
-	VZEROUPPER
-	RET
-
-DATA rqiota<>+0(SB)/4, $0
-DATA rqiota<>+4(SB)/4, $1
-DATA rqiota<>+8(SB)/4, $2
-DATA rqiota<>+12(SB)/4, $3
-DATA rqiota<>+16(SB)/4, $4
-DATA rqiota<>+20(SB)/4, $5
-DATA rqiota<>+24(SB)/4, $6
-DATA rqiota<>+28(SB)/4, $7
-GLOBL rqiota<>(SB), RODATA|NOPTR, $32
-
-// func rq512(acc *int32, rall, n int, p *rqParams, res *int32, out *int32)
-//
-// Requantizes one block row: for i < n (a multiple of 8),
-//   v = acc[i·rall]·m + res[i]·r + base   (res term only when res != nil)
-//   out[i] = clamp(v >> sh, lo, hi)
-// in int64 (VPMULLQ: AVX512DQ); acc is read with a gather.
-TEXT ·rq512(SB), NOSPLIT, $0-48
-	MOVQ acc+0(FP), SI
-	MOVQ rall+8(FP), AX
-	MOVQ n+16(FP), CX
-	MOVQ p+24(FP), R8
-	MOVQ res+32(FP), R9
-	MOVQ out+40(FP), DI
-	VPBROADCASTQ 0(R8), Z20   // m
-	VPBROADCASTQ 8(R8), Z21   // base
-	VPBROADCASTQ 16(R8), Z22  // r
-	VMOVQ 24(R8), X8          // sh
-	VPBROADCASTQ 32(R8), Z24  // lo
-	VPBROADCASTQ 40(R8), Z25  // hi
-	VMOVDQU rqiota<>(SB), Y6
-	MOVQ AX, X7
-	VPBROADCASTD X7, Y7
-	VPMULLD Y7, Y6, Y6       // gather offsets i·rall
-	SHLQ $5, AX               // 8 positions = 8·rall·4 bytes
-	XORQ BX, BX
-
-rqloop:
-	KXNORW K1, K1, K1
-	VPXORD Y0, Y0, Y0
-	VPGATHERDD (SI)(Y6*4), K1, Y0
-	VPMOVSXDQ Y0, Z0
-	VPMULLQ Z20, Z0, Z0
-	TESTQ R9, R9
-	JZ rqnores
-	VPMOVSXDQ (R9)(BX*4), Z1
-	VPMULLQ Z22, Z1, Z1
-	VPADDQ Z1, Z0, Z0
-
-rqnores:
-	VPADDQ Z21, Z0, Z0
-	VPSRAQ X8, Z0, Z0
-	VPMAXSQ Z24, Z0, Z0
-	VPMINSQ Z25, Z0, Z0
-	VPMOVQD Z0, Y0
-	VMOVDQU Y0, (DI)(BX*4)
-	ADDQ AX, SI
-	ADDQ $8, BX
-	CMPQ BX, CX
-	JLT rqloop
 	VZEROUPPER
 	RET
 
@@ -608,5 +547,426 @@ ntgroup:
 	ADDQ AX, DI
 	DECQ CX
 	JNZ ntblock
+	VZEROUPPER
+	RET
+
+// func gatherAVX2(dst, src *uint8, runs *run, nruns int)
+//
+// gatherRuns: for each run {dst, src, n} (three ints), copies n bytes from
+// src+run.src to dst+run.dst, 32 bytes at a time, never reading or writing
+// past a run's end. AVX2 only.
+TEXT ·gatherAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), R8
+	MOVQ src+8(FP), R9
+	MOVQ runs+16(FP), R10
+	MOVQ nruns+24(FP), R11
+
+garun:
+	MOVQ 0(R10), DI
+	ADDQ R8, DI
+	MOVQ 8(R10), SI
+	ADDQ R9, SI
+	MOVQ 16(R10), CX
+
+ga32:
+	CMPQ CX, $32
+	JLT ga16
+	VMOVDQU (SI), Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $32, CX
+	JMP ga32
+
+ga16:
+	CMPQ CX, $16
+	JLT ga8
+	VMOVDQU (SI), X0
+	VMOVDQU X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $16, CX
+
+ga8:
+	CMPQ CX, $8
+	JLT ga1
+	MOVQ (SI), AX
+	MOVQ AX, (DI)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	SUBQ $8, CX
+
+ga1:
+	TESTQ CX, CX
+	JZ ganext
+	MOVB (SI), AX
+	MOVB AX, (DI)
+	INCQ SI
+	INCQ DI
+	DECQ CX
+	JMP ga1
+
+ganext:
+	ADDQ $24, R10
+	DECQ R11
+	JNZ garun
+	VZEROUPPER
+	RET
+
+// func dot8VNNI(x *uint8, w *int8, n, stride int, out *int32)
+//
+// dot8AVX2 with VPDPBUSD (AVX512_VNNI on 256-bit vectors): one instruction
+// multiplies and accumulates 32 byte pairs into 32-bit lanes, so there is
+// no 16-bit bound on n (a positive multiple of 32).
+TEXT ·dot8VNNI(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ stride+24(FP), R8
+	MOVQ out+32(FP), R9
+	LEAQ (DI)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), R14
+	LEAQ (R14)(R8*1), R15
+	LEAQ (R15)(R8*1), DX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	XORQ AX, AX
+
+vnloop:
+	VMOVDQU (SI)(AX*1), Y1
+	VPDPBUSD (DI)(AX*1), Y1, Y0
+	VPDPBUSD (R10)(AX*1), Y1, Y3
+	VPDPBUSD (R11)(AX*1), Y1, Y4
+	VPDPBUSD (R12)(AX*1), Y1, Y5
+	VPDPBUSD (R13)(AX*1), Y1, Y6
+	VPDPBUSD (R14)(AX*1), Y1, Y7
+	VPDPBUSD (R15)(AX*1), Y1, Y8
+	VPDPBUSD (DX)(AX*1), Y1, Y9
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT vnloop
+
+	VPHADDD Y3, Y0, Y0
+	VPHADDD Y5, Y4, Y4
+	VPHADDD Y4, Y0, Y0
+	VPHADDD Y7, Y6, Y6
+	VPHADDD Y9, Y8, Y8
+	VPHADDD Y8, Y6, Y6
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VEXTRACTI128 $1, Y6, X1
+	VPADDD X1, X6, X6
+	VMOVDQU X0, (R9)
+	VMOVDQU X6, 16(R9)
+	VZEROUPPER
+	RET
+
+// func rqT512(acc *int32, rall int, rows *rqRow, ngroups, npos int, out *int32, P int, res *int32)
+//
+// Requantizes a block (§6): acc is position-major ([npos][rall] int32), the
+// output channel-major (out[c·P + i], res likewise). For each group of
+// eight rows (rows[8g:8g+8], 56 bytes each: rqParams then c, −1 for
+// padding) and eight positions, an 8×8 transpose in registers turns eight
+// contiguous loads into each row's eight positions, which are then
+// requantized in int64 (VPMULLQ) and stored contiguously. npos is a
+// multiple of 8.
+TEXT ·rqT512(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), SI
+	MOVQ rall+8(FP), CX
+	SHLQ $2, CX                // bytes per position
+	MOVQ rows+16(FP), R8
+	MOVQ ngroups+24(FP), R11
+	MOVQ out+40(FP), DI
+	MOVQ P+48(FP), R9
+	MOVQ res+56(FP), R10
+
+rtgroup:
+	XORQ BX, BX                // position i0
+
+rtpos:
+	MOVQ BX, R13
+	IMULQ CX, R13
+	ADDQ SI, R13
+	VMOVDQU (R13), Y0
+	ADDQ CX, R13
+	VMOVDQU (R13), Y1
+	ADDQ CX, R13
+	VMOVDQU (R13), Y2
+	ADDQ CX, R13
+	VMOVDQU (R13), Y3
+	ADDQ CX, R13
+	VMOVDQU (R13), Y4
+	ADDQ CX, R13
+	VMOVDQU (R13), Y5
+	ADDQ CX, R13
+	VMOVDQU (R13), Y6
+	ADDQ CX, R13
+	VMOVDQU (R13), Y7
+	VPUNPCKLDQ Y1, Y0, Y8
+	VPUNPCKHDQ Y1, Y0, Y9
+	VPUNPCKLDQ Y3, Y2, Y10
+	VPUNPCKHDQ Y3, Y2, Y11
+	VPUNPCKLDQ Y5, Y4, Y12
+	VPUNPCKHDQ Y5, Y4, Y13
+	VPUNPCKLDQ Y7, Y6, Y14
+	VPUNPCKHDQ Y7, Y6, Y15
+	VPUNPCKLQDQ Y10, Y8, Y0
+	VPUNPCKHQDQ Y10, Y8, Y1
+	VPUNPCKLQDQ Y11, Y9, Y2
+	VPUNPCKHQDQ Y11, Y9, Y3
+	VPUNPCKLQDQ Y14, Y12, Y4
+	VPUNPCKHQDQ Y14, Y12, Y5
+	VPUNPCKLQDQ Y15, Y13, Y6
+	VPUNPCKHQDQ Y15, Y13, Y7
+	VPERM2I128 $0x20, Y4, Y0, Y8
+	VPERM2I128 $0x31, Y4, Y0, Y12
+	VPERM2I128 $0x20, Y5, Y1, Y9
+	VPERM2I128 $0x31, Y5, Y1, Y13
+	VPERM2I128 $0x20, Y6, Y2, Y10
+	VPERM2I128 $0x31, Y6, Y2, Y14
+	VPERM2I128 $0x20, Y7, Y3, Y11
+	VPERM2I128 $0x31, Y7, Y3, Y15
+	// Y8+j: row 8g+j at positions i0..i0+7.
+	MOVLQSX 48(R8), AX
+	TESTQ AX, AX
+	JS rtskip0
+	IMULQ R9, AX
+	ADDQ BX, AX                // c·P + i0
+	VPMOVSXDQ Y8, Z16
+	VPBROADCASTQ 0(R8), Z17
+	VPMULLQ Z17, Z16, Z16
+	TESTQ R10, R10
+	JZ rtnores0
+	VPMOVSXDQ (R10)(AX*4), Z18
+	VPBROADCASTQ 16(R8), Z17
+	VPMULLQ Z17, Z18, Z18
+	VPADDQ Z18, Z16, Z16
+
+rtnores0:
+	VPBROADCASTQ 8(R8), Z17
+	VPADDQ Z17, Z16, Z16
+	VMOVQ 24(R8), X0
+	VPSRAQ X0, Z16, Z16
+	VPBROADCASTQ 32(R8), Z17
+	VPMAXSQ Z17, Z16, Z16
+	VPBROADCASTQ 40(R8), Z17
+	VPMINSQ Z17, Z16, Z16
+	VPMOVQD Z16, Y1
+	VMOVDQU Y1, (DI)(AX*4)
+
+rtskip0:
+	MOVLQSX 104(R8), AX
+	TESTQ AX, AX
+	JS rtskip1
+	IMULQ R9, AX
+	ADDQ BX, AX                // c·P + i0
+	VPMOVSXDQ Y9, Z16
+	VPBROADCASTQ 56(R8), Z17
+	VPMULLQ Z17, Z16, Z16
+	TESTQ R10, R10
+	JZ rtnores1
+	VPMOVSXDQ (R10)(AX*4), Z18
+	VPBROADCASTQ 72(R8), Z17
+	VPMULLQ Z17, Z18, Z18
+	VPADDQ Z18, Z16, Z16
+
+rtnores1:
+	VPBROADCASTQ 64(R8), Z17
+	VPADDQ Z17, Z16, Z16
+	VMOVQ 80(R8), X0
+	VPSRAQ X0, Z16, Z16
+	VPBROADCASTQ 88(R8), Z17
+	VPMAXSQ Z17, Z16, Z16
+	VPBROADCASTQ 96(R8), Z17
+	VPMINSQ Z17, Z16, Z16
+	VPMOVQD Z16, Y1
+	VMOVDQU Y1, (DI)(AX*4)
+
+rtskip1:
+	MOVLQSX 160(R8), AX
+	TESTQ AX, AX
+	JS rtskip2
+	IMULQ R9, AX
+	ADDQ BX, AX                // c·P + i0
+	VPMOVSXDQ Y10, Z16
+	VPBROADCASTQ 112(R8), Z17
+	VPMULLQ Z17, Z16, Z16
+	TESTQ R10, R10
+	JZ rtnores2
+	VPMOVSXDQ (R10)(AX*4), Z18
+	VPBROADCASTQ 128(R8), Z17
+	VPMULLQ Z17, Z18, Z18
+	VPADDQ Z18, Z16, Z16
+
+rtnores2:
+	VPBROADCASTQ 120(R8), Z17
+	VPADDQ Z17, Z16, Z16
+	VMOVQ 136(R8), X0
+	VPSRAQ X0, Z16, Z16
+	VPBROADCASTQ 144(R8), Z17
+	VPMAXSQ Z17, Z16, Z16
+	VPBROADCASTQ 152(R8), Z17
+	VPMINSQ Z17, Z16, Z16
+	VPMOVQD Z16, Y1
+	VMOVDQU Y1, (DI)(AX*4)
+
+rtskip2:
+	MOVLQSX 216(R8), AX
+	TESTQ AX, AX
+	JS rtskip3
+	IMULQ R9, AX
+	ADDQ BX, AX                // c·P + i0
+	VPMOVSXDQ Y11, Z16
+	VPBROADCASTQ 168(R8), Z17
+	VPMULLQ Z17, Z16, Z16
+	TESTQ R10, R10
+	JZ rtnores3
+	VPMOVSXDQ (R10)(AX*4), Z18
+	VPBROADCASTQ 184(R8), Z17
+	VPMULLQ Z17, Z18, Z18
+	VPADDQ Z18, Z16, Z16
+
+rtnores3:
+	VPBROADCASTQ 176(R8), Z17
+	VPADDQ Z17, Z16, Z16
+	VMOVQ 192(R8), X0
+	VPSRAQ X0, Z16, Z16
+	VPBROADCASTQ 200(R8), Z17
+	VPMAXSQ Z17, Z16, Z16
+	VPBROADCASTQ 208(R8), Z17
+	VPMINSQ Z17, Z16, Z16
+	VPMOVQD Z16, Y1
+	VMOVDQU Y1, (DI)(AX*4)
+
+rtskip3:
+	MOVLQSX 272(R8), AX
+	TESTQ AX, AX
+	JS rtskip4
+	IMULQ R9, AX
+	ADDQ BX, AX                // c·P + i0
+	VPMOVSXDQ Y12, Z16
+	VPBROADCASTQ 224(R8), Z17
+	VPMULLQ Z17, Z16, Z16
+	TESTQ R10, R10
+	JZ rtnores4
+	VPMOVSXDQ (R10)(AX*4), Z18
+	VPBROADCASTQ 240(R8), Z17
+	VPMULLQ Z17, Z18, Z18
+	VPADDQ Z18, Z16, Z16
+
+rtnores4:
+	VPBROADCASTQ 232(R8), Z17
+	VPADDQ Z17, Z16, Z16
+	VMOVQ 248(R8), X0
+	VPSRAQ X0, Z16, Z16
+	VPBROADCASTQ 256(R8), Z17
+	VPMAXSQ Z17, Z16, Z16
+	VPBROADCASTQ 264(R8), Z17
+	VPMINSQ Z17, Z16, Z16
+	VPMOVQD Z16, Y1
+	VMOVDQU Y1, (DI)(AX*4)
+
+rtskip4:
+	MOVLQSX 328(R8), AX
+	TESTQ AX, AX
+	JS rtskip5
+	IMULQ R9, AX
+	ADDQ BX, AX                // c·P + i0
+	VPMOVSXDQ Y13, Z16
+	VPBROADCASTQ 280(R8), Z17
+	VPMULLQ Z17, Z16, Z16
+	TESTQ R10, R10
+	JZ rtnores5
+	VPMOVSXDQ (R10)(AX*4), Z18
+	VPBROADCASTQ 296(R8), Z17
+	VPMULLQ Z17, Z18, Z18
+	VPADDQ Z18, Z16, Z16
+
+rtnores5:
+	VPBROADCASTQ 288(R8), Z17
+	VPADDQ Z17, Z16, Z16
+	VMOVQ 304(R8), X0
+	VPSRAQ X0, Z16, Z16
+	VPBROADCASTQ 312(R8), Z17
+	VPMAXSQ Z17, Z16, Z16
+	VPBROADCASTQ 320(R8), Z17
+	VPMINSQ Z17, Z16, Z16
+	VPMOVQD Z16, Y1
+	VMOVDQU Y1, (DI)(AX*4)
+
+rtskip5:
+	MOVLQSX 384(R8), AX
+	TESTQ AX, AX
+	JS rtskip6
+	IMULQ R9, AX
+	ADDQ BX, AX                // c·P + i0
+	VPMOVSXDQ Y14, Z16
+	VPBROADCASTQ 336(R8), Z17
+	VPMULLQ Z17, Z16, Z16
+	TESTQ R10, R10
+	JZ rtnores6
+	VPMOVSXDQ (R10)(AX*4), Z18
+	VPBROADCASTQ 352(R8), Z17
+	VPMULLQ Z17, Z18, Z18
+	VPADDQ Z18, Z16, Z16
+
+rtnores6:
+	VPBROADCASTQ 344(R8), Z17
+	VPADDQ Z17, Z16, Z16
+	VMOVQ 360(R8), X0
+	VPSRAQ X0, Z16, Z16
+	VPBROADCASTQ 368(R8), Z17
+	VPMAXSQ Z17, Z16, Z16
+	VPBROADCASTQ 376(R8), Z17
+	VPMINSQ Z17, Z16, Z16
+	VPMOVQD Z16, Y1
+	VMOVDQU Y1, (DI)(AX*4)
+
+rtskip6:
+	MOVLQSX 440(R8), AX
+	TESTQ AX, AX
+	JS rtskip7
+	IMULQ R9, AX
+	ADDQ BX, AX                // c·P + i0
+	VPMOVSXDQ Y15, Z16
+	VPBROADCASTQ 392(R8), Z17
+	VPMULLQ Z17, Z16, Z16
+	TESTQ R10, R10
+	JZ rtnores7
+	VPMOVSXDQ (R10)(AX*4), Z18
+	VPBROADCASTQ 408(R8), Z17
+	VPMULLQ Z17, Z18, Z18
+	VPADDQ Z18, Z16, Z16
+
+rtnores7:
+	VPBROADCASTQ 400(R8), Z17
+	VPADDQ Z17, Z16, Z16
+	VMOVQ 416(R8), X0
+	VPSRAQ X0, Z16, Z16
+	VPBROADCASTQ 424(R8), Z17
+	VPMAXSQ Z17, Z16, Z16
+	VPBROADCASTQ 432(R8), Z17
+	VPMINSQ Z17, Z16, Z16
+	VPMOVQD Z16, Y1
+	VMOVDQU Y1, (DI)(AX*4)
+
+rtskip7:
+	ADDQ $8, BX
+	CMPQ BX, npos+32(FP)
+	JLT rtpos
+
+	ADDQ $32, SI               // next 8 rows of acc
+	ADDQ $448, R8              // 8 × 56 bytes of rows
+	DECQ R11
+	JNZ rtgroup
 	VZEROUPPER
 	RET

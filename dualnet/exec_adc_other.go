@@ -6,15 +6,13 @@ var useAVX512 = false
 
 var useVBMI = false
 
+var useVNNI = false
+
 func adcCorr512(planes *uint64, coefs *int64, np int, w *uint64, wbits, rows8 int, sat int64, out *int32) {
 	panic("BUG: no AVX-512 kernel on this architecture")
 }
 
 func tbTiles512(b *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32) {
-	panic("BUG: no AVX-512 kernel on this architecture")
-}
-
-func rq512(acc *int32, rall, n int, p *rqParams, res *int32, out *int32) {
 	panic("BUG: no AVX-512 kernel on this architecture")
 }
 
@@ -31,5 +29,17 @@ func nhwc512(src *int32, hw, cin, n int, xoff int32, dst *uint8) {
 }
 
 func nhwcT512(src *int32, hw, cin, n int, xoff int32, dst *uint8, idx *uint8) {
+	panic("BUG: no AVX-512 kernel on this architecture")
+}
+
+func gatherAVX2(dst, src *uint8, runs *run, nruns int) {
+	panic("BUG: no AVX2 kernel on this architecture")
+}
+
+func dot8VNNI(x *uint8, w *int8, n, stride int, out *int32) {
+	panic("BUG: no AVX-512 kernel on this architecture")
+}
+
+func rqT512(acc *int32, rall int, rows *rqRow, ngroups, npos int, out *int32, P int, res *int32) {
 	panic("BUG: no AVX-512 kernel on this architecture")
 }

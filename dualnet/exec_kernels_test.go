@@ -21,13 +21,13 @@ var kernelModes = []struct {
 // forKernelModes runs f with the executor restricted to each kernel set
 // (the switches are read when paths are built and when they run).
 func forKernelModes(t *testing.T, f func(t *testing.T)) {
-	a2, a5, vb := useAVX2, useAVX512, useVBMI
-	defer func() { useAVX2, useAVX512, useVBMI = a2, a5, vb }()
+	a2, a5, vb, vn := useAVX2, useAVX512, useVBMI, useVNNI
+	defer func() { useAVX2, useAVX512, useVBMI, useVNNI = a2, a5, vb, vn }()
 	for _, m := range kernelModes {
 		if (m.avx2 && !a2) || (m.avx512 && !a5) {
 			continue
 		}
-		useAVX2, useAVX512, useVBMI = m.avx2, m.avx512, vb && m.avx512
+		useAVX2, useAVX512, useVBMI, useVNNI = m.avx2, m.avx512, vb && m.avx512, vn && m.avx512
 		t.Run(m.name, f)
 	}
 }

@@ -241,7 +241,11 @@ func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() in
 		s.chAll = append(s.chAll, ch)
 	}
 	for _, ch := range s.chAll {
-		rows := make([]rqRow, len(ch))
+		// Whole groups of 8 for rqT512; padding rows have c = −1.
+		rows := make([]rqRow, (len(ch)+7)&^7)
+		for r := range rows {
+			rows[r].c = -1
+		}
 		for r, c := range ch {
 			rows[r].c = c
 			if c < 0 {
@@ -268,7 +272,8 @@ type rqRow struct {
 	c int32
 }
 
-// rqParams is the layout rq512 reads.
+// rqParams is the layout rqT512 reads (with rqRow.c at byte 48, 56 bytes
+// per row on amd64; checked in exec_adc_amd64.go).
 type rqParams struct {
 	m, base, r int64
 	sh         uint64
@@ -575,32 +580,33 @@ func (s *mmStep) run(st *state) error {
 				// channel-major.
 				lo, hi := s.lo, s.hi
 				rqRows := s.rqRows[g]
+				// AVX-512: whole groups of 8 positions; the rest below.
+				n8 := 0
+				if useAVX512 {
+					n8 = (p1 - p0) &^ 7
+				}
+				if n8 > 0 {
+					var rp *int32
+					if resImg != nil {
+						rp = &resImg[p0]
+					}
+					rqT512(&acc[0], rall, &rqRows[0], len(rqRows)/8, n8, &outImg[p0], P, rp)
+				}
 				for r := range rqRows {
 					q := &rqRows[r]
-					if q.c < 0 {
+					if q.c < 0 || n8 == p1-p0 {
 						continue
 					}
 					out := outImg[int(q.c)*P+p0 : int(q.c)*P+p1]
 					a := acc[r : (len(out)-1)*rall+r+1]
-					// AVX-512: whole groups of 8 positions; the rest below.
-					n8 := 0
-					if useAVX512 {
-						n8 = len(out) &^ 7
-					}
 					if resImg != nil {
 						rs := resImg[int(q.c)*P+p0 : int(q.c)*P+p1]
 						rs = rs[:len(out)]
-						if n8 > 0 {
-							rq512(&a[0], rall, n8, &q.rqParams, &rs[0], &out[0])
-						}
 						for i := n8; i < len(out); i++ {
 							v := (int64(a[i*rall])*q.m + int64(rs[i])*q.r + q.base) >> q.sh
 							out[i] = int32(min(max(v, lo), hi))
 						}
 						continue
-					}
-					if n8 > 0 {
-						rq512(&a[0], rall, n8, &q.rqParams, nil, &out[0])
 					}
 					for i := n8; i < len(out); i++ {
 						v := (int64(a[i*rall])*q.m + q.base) >> q.sh
@@ -620,6 +626,11 @@ func (p *intPath) dot(xcol []uint8, dst []int32, sc *mmScratch, xoff int32) {
 	switch {
 	case p.simd && p.kpad <= simdChunk:
 		r := 0
+		if useVNNI {
+			for ; r+8 <= p.rowsPad; r += 8 {
+				dot8VNNI(&xcol[0], &p.w[r*p.kpad], p.kpad, p.kpad, &dst[r])
+			}
+		}
 		for ; r+8 <= p.rowsPad; r += 8 {
 			dot8AVX2(&xcol[0], &p.w[r*p.kpad], p.kpad, p.kpad, &dst[r])
 		}
@@ -641,11 +652,20 @@ func (p *intPath) dot(xcol []uint8, dst []int32, sc *mmScratch, xoff int32) {
 	case p.simd8:
 		// u = 16·hi + lo with hi, lo ≤ 15: pair sums of nibble × int8
 		// stay below 2·15·127, so 256-row chunks fit 16-bit lanes.
+		r0 := 0
+		if useVNNI {
+			// 32-bit lanes: whole bytes, any length.
+			for ; r0+8 <= p.rowsPad; r0 += 8 {
+				dot8VNNI(&xcol[0], &p.w[r0*p.kpad], p.kpad, p.kpad, &dst[r0])
+			}
+			if r0 == p.rowsPad {
+				break
+			}
+		}
 		lo, hi := sc.lo[:p.kpad], sc.hi[:p.kpad]
 		for k, u := range xcol[:p.kpad] {
 			lo[k], hi[k] = u&15, u>>4
 		}
-		r0 := 0
 		if p.kpad <= 256 {
 			// One chunk: eight rows per call.
 			var ph [8]int32
@@ -1000,6 +1020,15 @@ func tile2(src []uint32, k0, k1 int) (w0, w1 uint64) {
 // gatherRuns copies the window's runs from the NHWC image into the
 // window vector.
 func gatherRuns(xcol, xp []uint8, base int, runs []run) {
+	if useAVX2 && len(runs) > 0 {
+		// Bounds: runs are in increasing order of dst and src, and
+		// compileMM's runs end within the window vector and the image.
+		last := runs[len(runs)-1]
+		_ = xp[base+last.src+last.n-1]
+		_ = xcol[last.dst+last.n-1]
+		gatherAVX2(&xcol[0], &xp[base], &runs[0], len(runs))
+		return
+	}
 	for _, r := range runs {
 		src := xp[base+r.src : base+r.src+r.n : base+r.src+r.n]
 		dst := xcol[r.dst : r.dst+r.n : r.dst+r.n]

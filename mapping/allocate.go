@@ -39,7 +39,15 @@ type LayerResult struct {
 	ReloadBytes    int64   `json:"reload_bytes"`
 	ReloadEnergyFJ float64 `json:"reload_energy_fj"`
 	// ResidentRows is the rows a resident layer keeps for the whole inference.
-	ResidentRows    int64   `json:"resident_rows"`
+	ResidentRows int64 `json:"resident_rows"`
+	// RefreshRows is the word lines a resident layer's arrays keep
+	// programmed, refreshed once per retention period: an array refreshes
+	// as many rows as its tallest image has, charged to that image's
+	// layer (column packing; ResidentRows when every image is alone).
+	RefreshRows int64 `json:"refresh_rows"`
+	// Places is where a resident layer's images sit (copy-major, then
+	// tile order): array and first column.
+	Places          []Place `json:"places"`
 	Refreshes       int64   `json:"refreshes"` // row refreshes
 	RefreshEnergyFJ float64 `json:"refresh_energy_fj"`
 
@@ -237,22 +245,34 @@ type candPlan struct {
 
 // latencyPlan is the plan the latency objective realises.
 func latencyPlan(jobs []*job, p Pool, schemes []Scheme) candPlan {
-	best := search(jobs, p)
-	if best.solver == solverGreedy && !(len(schemes) == 1 && schemes[0] == VWSDK) {
-		vj := make([]*job, len(jobs))
+	best := candPlan{jobs, search(jobs, p)}
+	if len(schemes) == 0 {
+		schemes = Schemes
+	}
+	// Column packing is a heuristic (searchSizes): with several schemes,
+	// the plans of each scheme alone are candidates too, so that auto is
+	// never worse than any one scheme. Without packing, only the greedy
+	// solver needs this, and only for VW-SDK.
+	packing := packUnit(jobs, int64(p.Array.Cols)) < int64(p.Array.Cols)
+	for _, sc := range schemes {
+		if len(schemes) == 1 || !(packing || (best.pl.solver == solverGreedy && sc == VWSDK)) {
+			continue
+		}
+		one := make([]*job, len(jobs))
 		for i, j := range jobs {
 			nj := *j
-			nj.cands = nil
+			nj.cands, nj.tm = nil, nil
 			if j.active {
-				nj.cands = []Mapping{vwsdk(j.layer, j.arr)}
+				m, _ := Map(j.layer, j.arr, sc) // j.layer and j.arr are checked
+				nj.cands = []Mapping{m}
 			}
-			vj[i] = &nj
+			one[i] = &nj
 		}
-		if alt := search(vj, p); alt.total < best.total {
-			return candPlan{vj, alt}
+		if alt := search(one, p); alt.total < best.pl.total {
+			best = candPlan{one, alt}
 		}
 	}
-	return candPlan{jobs, best}
+	return best
 }
 
 // streamSizes are the streaming-region sizes tried: 0 and every eighth of
@@ -268,37 +288,108 @@ func streamSizes(n int64) []int64 {
 }
 
 func search(jobs []*job, p Pool) plan {
-	n := int64(p.Arrays)
-	sizes := streamSizes(n)
+	mk := func(j *job, s, budget int64, units []int64) []option {
+		os := residentOptions(j, budget, units)
+		if s > 0 {
+			os = append(os, streamOption(j, p, s))
+		}
+		return pareto(os)
+	}
+	sv := func(opts [][]option, budget int64) ([]int, float64, int64, string, bool) {
+		choice, total, solver, ok := solve(opts, budget)
+		return choice, 0, total, solver, ok
+	}
+	return searchSizes(jobs, p, streamSizes(int64(p.Arrays)), mk, sv)
+}
+
+// maxPackTries bounds the knapsack solves of a packed search per region
+// size: the full column budget, then a bisection for the largest budget
+// whose plan first-fit decreasing can place.
+const maxPackTries = 8
+
+// searchSizes is the search shared by every objective: for each
+// streaming-region size s, the options mk gives for the resident budget
+// n − s are solved by sv (least Σv, then Σlatency), and the best size
+// wins, ties keeping the smaller region. Each size is solved twice: with
+// a resident option costing whole arrays (k·T, one image per array), and,
+// when some tile is narrower than an array, costing columns (column
+// packing): the budget is then (n − s)·C columns, and when first-fit
+// decreasing cannot place the plan's images on n − s arrays the column
+// budget is bisected for the largest that packs. The whole-array plan
+// always packs, so packing can only improve on it.
+func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget int64, units []int64) []option,
+	sv func([][]option, int64) ([]int, float64, int64, string, bool)) plan {
+	n, C := int64(p.Arrays), int64(p.Array.Cols)
+	unit := packUnit(jobs, C)
+	var units [][]int64
+	if unit < C {
+		units = make([][]int64, len(jobs))
+		for i, j := range jobs {
+			if j.active {
+				units[i] = j.packedUnits(unit)
+			}
+		}
+	}
 	var best plan
 	found := false
-	for _, s := range sizes {
-		budget := n - s
-		var opts [][]option
-		var idx []int
-		for i, j := range jobs {
-			if !j.active {
-				continue
-			}
-			os := residentOptions(j, budget)
-			if s > 0 {
-				os = append(os, streamOption(j, p, s))
-			}
-			opts = append(opts, pareto(os))
-			idx = append(idx, i)
+	consider := func(s int64, idx []int, opts [][]option, choice []int, v float64, total int64, solver string) {
+		if found && (v > best.v || (v == best.v && total >= best.total)) {
+			return
 		}
-		choice, total, solver, ok := solve(opts, budget)
-		if !ok {
-			continue // s = 0 and the layers do not all fit
-		}
-		if found && total >= best.total {
-			continue
-		}
-		pl := plan{stream: s, opts: make([]option, len(jobs)), total: total, solver: solver}
+		pl := plan{stream: s, opts: make([]option, len(jobs)), total: total, v: v, solver: solver}
 		for k, i := range idx {
 			pl.opts[i] = opts[k][choice[k]]
 		}
 		best, found = pl, true
+	}
+	for _, s := range sizes {
+		budget := n - s
+		for mode := 0; mode < 2; mode++ {
+			if mode == 1 && units == nil {
+				break
+			}
+			var opts [][]option
+			var idx []int
+			for i, j := range jobs {
+				if !j.active {
+					continue
+				}
+				var u []int64
+				if mode == 1 {
+					u = units[i]
+				}
+				opts = append(opts, mk(j, s, budget, u))
+				idx = append(idx, i)
+			}
+			if mode == 0 {
+				if choice, v, total, solver, ok := sv(opts, budget); ok {
+					consider(s, idx, opts, choice, v, total, solver)
+				}
+				continue
+			}
+			// The full column budget first; when first-fit decreasing
+			// cannot place that plan's images (fragmentation, or one
+			// layer's images needing distinct arrays), bisect the budget
+			// for the largest that packs. Every plan that packs is a
+			// candidate.
+			lo, hi := int64(0), budget*(C/unit) // C/unit units fit an array
+			for ub, try := hi, 0; try < maxPackTries && lo <= hi; try, ub = try+1, (lo+hi)/2 {
+				choice, v, total, solver, ok := sv(opts, ub)
+				if ok {
+					chosen := make([]option, len(jobs))
+					for k, i := range idx {
+						chosen[i] = opts[k][choice[k]]
+					}
+					ok = pack(jobs, chosen, C).arrays <= budget
+				}
+				if ok {
+					consider(s, idx, opts, choice, v, total, solver)
+					lo = ub + 1
+				} else {
+					hi = ub - 1
+				}
+			}
+		}
 	}
 	if !found {
 		// Unreachable: the full-pool streaming region always fits. Kept so a
@@ -321,14 +412,22 @@ func copiesFor(w, kmax int64, f func(k, steps int64)) {
 	}
 }
 
-func residentOptions(j *job, budget int64) []option {
+// residentOptions are j's resident options within budget arrays: k
+// copies of a candidate cost k·T arrays, or k·units[c] column units when
+// units is given (column packing; the images of one layer still need
+// k·T distinct arrays).
+func residentOptions(j *job, budget int64, units []int64) []option {
 	var os []option
 	for c, m := range j.cands {
 		if m.Tiles > budget {
 			continue
 		}
+		per := m.Tiles
+		if units != nil {
+			per = units[c]
+		}
 		copiesFor(m.Windows, budget/m.Tiles, func(k, steps int64) {
-			os = append(os, option{cand: c, resident: true, copies: k, cost: k * m.Tiles, lat: satMul(steps, j.cpv)})
+			os = append(os, option{cand: c, resident: true, copies: k, cost: k * per, lat: satMul(steps, j.cpv)})
 		})
 	}
 	return os
@@ -534,6 +633,21 @@ func realise(jobs []*job, p Pool, pl plan) *Allocation {
 	if !streamed {
 		a.StreamArrays = 0
 	}
+	// Column packing: the resident images share arrays (pack); a layer
+	// occupies its images' columns, the pool its packed arrays.
+	pk := pack(jobs, pl.opts, int64(p.Array.Cols))
+	a.ResidentArrays = pk.arrays
+	a.AllocatedCells = satMul(pk.arrays, int64(p.Array.Rows)*int64(p.Array.Cols))
+	for i := range a.Layers {
+		r := &a.Layers[i]
+		if r.Mode == ModeResident {
+			r.Places, r.RefreshRows = pk.places[i], pk.refreshRows[i]
+			r.AllocatedCells = satMul(pk.cols[i], int64(p.Array.Rows))
+			r.Utilisation = float64(r.UsedCells) / float64(r.AllocatedCells)
+		} else {
+			a.AllocatedCells = satAdd(a.AllocatedCells, r.AllocatedCells)
+		}
+	}
 	a.LoadClk = p.writeClk(loadMaxRows, loadRows)
 	a.LoadEnergyFJ = p.writeEnergy(loadRows)
 	if a.AllocatedCells > 0 {
@@ -565,7 +679,7 @@ func (a *Allocation) applyRefresh(p Pool, d int64) {
 	a.Refreshes, a.RefreshEnergyFJ = 0, 0
 	for i := range a.Layers {
 		r := &a.Layers[i]
-		r.Refreshes = satAdd(r.streamRefreshes, refreshRows(p, r.ResidentRows, d))
+		r.Refreshes = satAdd(r.streamRefreshes, refreshRows(p, r.RefreshRows, d))
 		r.RefreshEnergyFJ = float64(r.Refreshes) * p.RefreshEnergyPerRowFJ
 		a.Refreshes = satAdd(a.Refreshes, r.Refreshes)
 		a.RefreshEnergyFJ += r.RefreshEnergyFJ

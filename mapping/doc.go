@@ -5,7 +5,8 @@
 // VW-SDK authors count it) and VW-SDK. Allocate adds the many-array "auto"
 // mapping: the best scheme per layer, weight duplication on spare arrays, and
 // time-multiplexing with counted weight reloads (and eDRAM refreshes) when a
-// model does not fit. MapDual maps both pools of a DualNet chip at once.
+// model does not fit; resident images of different layers share arrays by
+// column (column packing, pack.go). MapDual maps both pools of a DualNet chip at once.
 // docs/mapping.md states every formula and generalisation.
 //
 // Layering: mapping imports hw and ir (and the standard library). The core

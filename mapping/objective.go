@@ -93,15 +93,19 @@ func lambdaKey(lambda float64) keyFn {
 // spends on latency, and their refreshes are counted when the plans are
 // compared (see chooseBest). A streamed option adds its reload energy
 // (array writes and DMA) and the refreshes of its rounds.
-func keyedOptions(j *job, p Pool, s, budget, dEst int64, key keyFn) []option {
+func keyedOptions(j *job, p Pool, s, budget, dEst int64, key keyFn, units []int64) []option {
 	var os []option
 	for c, m := range j.cands {
 		ce := j.computeEnergy(p, m)
 		if m.Tiles <= budget {
 			en := roundFJ(ce + float64(refreshRows(p, m.RowsWritten, dEst))*p.RefreshEnergyPerRowFJ)
+			per := m.Tiles
+			if units != nil {
+				per = units[c] // column packing (searchSizes)
+			}
 			copiesFor(m.Windows, budget/m.Tiles, func(k, steps int64) {
 				lat := satMul(steps, j.cpv)
-				os = append(os, option{cand: c, resident: true, copies: k, cost: k * m.Tiles, lat: lat, en: en, v: key(en, lat)})
+				os = append(os, option{cand: c, resident: true, copies: k, cost: k * per, lat: lat, en: en, v: key(en, lat)})
 			})
 		}
 	}
@@ -160,33 +164,10 @@ func paretoKey(opts []option) []option {
 // size, the options minimising Σv (then Σlatency) within the resident
 // budget; the best size wins, ties keeping the smaller region.
 func searchKey(jobs []*job, p Pool, key keyFn, dEst int64) plan {
-	n := int64(p.Arrays)
-	var best plan
-	found := false
-	for _, s := range keyedSizes(n) {
-		budget := n - s
-		var opts [][]option
-		var idx []int
-		for i, j := range jobs {
-			if j.active {
-				opts = append(opts, keyedOptions(j, p, s, budget, dEst, key))
-				idx = append(idx, i)
-			}
-		}
-		choice, v, total, solver, ok := solveKey(opts, budget)
-		if !ok || (found && (v > best.v || (v == best.v && total >= best.total))) {
-			continue
-		}
-		pl := plan{stream: s, opts: make([]option, len(jobs)), total: total, v: v, solver: solver}
-		for k, i := range idx {
-			pl.opts[i] = opts[k][choice[k]]
-		}
-		best, found = pl, true
+	mk := func(j *job, s, budget int64, units []int64) []option {
+		return keyedOptions(j, p, s, budget, dEst, key, units)
 	}
-	if !found {
-		best = plan{opts: make([]option, len(jobs))} // unreachable, as in search
-	}
-	return best
+	return searchSizes(jobs, p, keyedSizes(int64(p.Arrays)), mk, solveKey)
 }
 
 // keyedSizes are the streaming-region sizes a keyed search tries: those

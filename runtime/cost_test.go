@@ -20,7 +20,7 @@ import (
 // LeNet-5s with their fixed batch of 10) through the simulator and compares its per-inference counts, energy and latency with
 // the compile-time cost model evaluated with the backend's mapping
 // (im2col), for every allocation objective (mapping.Objectives). Every count except refreshes must agree exactly; latency
-// within 1% (the cost model shares the DMA bus between the pools as the
+// within 1.5% (the cost model shares the DMA bus between the pools as the
 // simulator does; what is left is the PPU's chunked overlap,
 // docs/simulator.md) and energy within 0.01%.
 func TestAgreesWithCostModel(t *testing.T) {
@@ -99,7 +99,11 @@ func compareCost(t *testing.T, name string, st *runtime.Stats, rep *cost.Report,
 		t.Errorf("%s: refreshes: simulator %d, cost model %d", name, sc.Refreshes, cc.Refreshes)
 	}
 	inf := st.Inference
-	if d := math.Abs(pct(float64(inf.LatencyClk-inf.DMAIOClk), float64(rep.Totals.LatencyClk))); d > 1 {
+	// 1.5%: the gap is a few cycles per layer (the PPU's last chunk and
+	// the chunk boundaries); with column packing ResNet-20's TB-only
+	// latency plan runs more copies and 16% faster, which lifts the same
+	// ~270 cycles from 0.85% to 1.18%.
+	if d := math.Abs(pct(float64(inf.LatencyClk-inf.DMAIOClk), float64(rep.Totals.LatencyClk))); d > 1.5 {
 		t.Errorf("%s: latency: simulator %d (+%d DMA I/O), cost model %d: %.2f%% apart", name, inf.LatencyClk-inf.DMAIOClk, inf.DMAIOClk, rep.Totals.LatencyClk, d)
 	}
 	if d := math.Abs(pct(inf.EnergyFJ.Total(), rep.Totals.Energy.Total)); d > 0.01 {

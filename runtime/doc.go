@@ -7,8 +7,8 @@
 //
 // Load validates everything before anything runs: magic, version, CRC,
 // section bounds, the hardware fingerprint, every instruction's operands
-// against the hardware and the buffer sizes, which image each array holds
-// when an MVM uses it, and that the sync tokens cannot deadlock. A program
+// against the hardware and the buffer sizes, which images each array holds
+// (side by side, by column) when an MVM uses one, and that the sync tokens cannot deadlock. A program
 // Load accepts runs without run-time errors.
 //
 // Layering: runtime imports only backend/isa and hw. It never sees the

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"pimc/backend/isa"
 	"pimc/hw"
@@ -545,21 +546,31 @@ func (p *Program) writeRange(o *op) (int, int) {
 // array holds the image it names.
 func (p *Program) checkArrays() error {
 	for _, e := range []isa.Engine{isa.SRAM, isa.EDRAM} {
-		held := make(map[int]int)
+		arrs := make(map[int]*arrayState)
 		ops := p.streams[e]
 		run := func(from, to int) error {
 			for j := from; j < to; j++ {
 				o := &ops[j]
 				switch o.code {
 				case isa.OpWPROG:
-					held[o.a[0]] = o.a[1]
+					a := arrs[o.a[0]]
+					if a == nil {
+						a = &arrayState{}
+						arrs[o.a[0]] = a
+					}
+					a.hold(o.a[1], o.a[2], o.img)
 				case isa.OpMVM:
-					img, ok := held[o.a[0]]
-					if !ok {
+					a := arrs[o.a[0]]
+					if a == nil || len(a.held) == 0 {
 						return fmt.Errorf("stream %s, instruction %d (mvm): array %d holds no weights", e, j, o.a[0])
 					}
-					if img != o.a[1] {
-						return fmt.Errorf("stream %s, instruction %d (mvm): array %d holds image %d, the instruction expects image %d", e, j, o.a[0], img, o.a[1])
+					if !slices.ContainsFunc(a.held, func(h heldImage) bool { return h.img == o.a[1] }) {
+						imgs := make([]int, len(a.held))
+						for i, h := range a.held {
+							imgs[i] = h.img
+						}
+						slices.Sort(imgs)
+						return fmt.Errorf("stream %s, instruction %d (mvm): array %d holds images %v, the instruction expects image %d", e, j, o.a[0], imgs, o.a[1])
 					}
 				}
 			}

@@ -125,8 +125,51 @@ func TestLoadRejects(t *testing.T) {
 			firstOp(p, isa.SRAM, isa.OpMVM).Args[0] = 64
 		}), nil, "array 64, the pool has 64"},
 		{"array never programmed", reencode(t, good, func(p *isa.Program) {
-			*firstOp(p, isa.SRAM, isa.OpWPROG) = isa.I(isa.OpNOP)
+			arr := firstOp(p, isa.SRAM, isa.OpMVM).Args[0]
+			for i, in := range p.Streams[isa.SRAM].Code {
+				if in.Op == isa.OpWPROG && in.Args[0] == arr {
+					p.Streams[isa.SRAM].Code[i] = isa.I(isa.OpNOP)
+				}
+			}
 		}), nil, "holds no weights"},
+		{"image not on the array", reencode(t, good, func(p *isa.Program) {
+			// An MVM names an image of its layer (same window descriptor)
+			// that only other arrays hold.
+			code := p.Streams[isa.SRAM].Code
+			held := map[[2]uint64]bool{}
+			for _, in := range code {
+				if in.Op == isa.OpWPROG {
+					held[[2]uint64{in.Args[0], in.Args[1]}] = true
+				}
+			}
+			for i := range code {
+				for k := range code {
+					a, b := &code[i], &code[k]
+					if a.Op == isa.OpMVM && b.Op == isa.OpMVM && a.Args[2] == b.Args[2] && !held[[2]uint64{a.Args[0], b.Args[1]}] {
+						a.Args[1] = b.Args[1]
+						return
+					}
+				}
+			}
+			t.Fatal("no layer with two SRAM images")
+		}), nil, "the instruction expects image"},
+		{"overlapping image replaces", reencode(t, good, func(p *isa.Program) {
+			// Two images packed on one array: moving the second onto the
+			// first's columns replaces the first, which its MVMs still name.
+			code := p.Streams[isa.SRAM].Code
+			for i := range code[:p.Streams[isa.SRAM].Entry] {
+				for k := i + 1; k < int(p.Streams[isa.SRAM].Entry); k++ {
+					if code[i].Op == isa.OpWPROG && code[k].Op == isa.OpWPROG && code[i].Args[0] == code[k].Args[0] {
+						code[k].Args[2] = code[i].Args[2]
+						return
+					}
+				}
+			}
+			t.Fatal("no two images packed on one SRAM array")
+		}), nil, "the instruction expects image"},
+		{"image past the last column", reencode(t, good, func(p *isa.Program) {
+			firstOp(p, isa.SRAM, isa.OpWPROG).Args[2] = 127
+		}), nil, "needs columns"},
 		{"deadlock", reencode(t, good, func(p *isa.Program) {
 			s := &p.Streams[isa.DMA]
 			s.Code = append([]isa.Inst{isa.I(isa.OpWAIT, uint64(isa.PPU))}, s.Code...)

@@ -31,12 +31,35 @@ type Machine struct {
 }
 
 type arrayState struct {
-	img      int   // image index held, -1 none
+	// held are the images the array holds, by column; rows is the
+	// tallest one's rows: the word lines a refresh rewrites (all images
+	// at once).
+	held     []heldImage
+	rows     int64
 	free     int64 // time the array is idle again
 	written  int64 // start of the write (or refresh) its content dates from
 	lastUse  int64 // end of the last MVM on this content, -1 unused
 	resident bool  // content from the setup code
 	busy     int64
+}
+
+// heldImage is an image on an array: columns [c0, c1).
+type heldImage struct{ img, c0, c1, rows int }
+
+// hold records that image img now occupies columns c0.. of the array: the
+// images whose columns overlap it are gone (wprog replaces them), the
+// others stay (column packing).
+func (a *arrayState) hold(img, c0 int, im *image) {
+	c1 := c0 + im.cols
+	kept := a.held[:0]
+	a.rows = int64(im.rows)
+	for _, h := range a.held {
+		if h.c1 <= c0 || h.c0 >= c1 {
+			kept = append(kept, h)
+			a.rows = max(a.rows, int64(h.rows))
+		}
+	}
+	a.held = append(kept, heldImage{img, c0, c1, im.rows})
 }
 
 // NewMachine makes a machine for the program, with cleared buffers and
@@ -46,7 +69,6 @@ func (p *Program) NewMachine() *Machine {
 	for _, e := range []isa.Engine{isa.SRAM, isa.EDRAM} {
 		m.arr[e] = make([]arrayState, p.pools[e].hp.Arrays)
 		for i := range m.arr[e] {
-			m.arr[e][i].img = -1
 			m.arr[e][i].lastUse = -1
 		}
 	}
@@ -303,12 +325,12 @@ func (m *Machine) poolOp(ph *Phase, e isa.Engine, o *op, setup bool) {
 		ph.bus = busStart + xfer
 		end := max(ph.bus, start+o.dur)
 		dur = end - start
-		a.img = o.a[1]
+		a.hold(o.a[1], o.a[2], o.img)
 		a.written, a.lastUse, a.resident = start, -1, setup
 		addCounts(&s.c, &o.cnt)
 	case isa.OpREFRESH:
-		if a.img >= 0 && pc.retention > 0 {
-			rows := int64(m.p.images[a.img].rows)
+		if len(a.held) > 0 && pc.retention > 0 {
+			rows := a.rows
 			m.retire(ph, e, a)
 			dur = rows * int64(hp.WriteCyclesPerRow)
 			s.c.Refreshes += rows
@@ -332,11 +354,10 @@ func (m *Machine) poolOp(ph *Phase, e isa.Engine, o *op, setup bool) {
 // was live, before the content is replaced or the inference ends.
 func (m *Machine) retire(ph *Phase, e isa.Engine, a *arrayState) {
 	pc := m.p.pools[e]
-	if a.img < 0 || pc.retention <= 0 || a.lastUse < 0 {
+	if len(a.held) == 0 || pc.retention <= 0 || a.lastUse < 0 {
 		return
 	}
-	rows := int64(m.p.images[a.img].rows)
-	ph.eng[e].c.Refreshes += rows * ((a.lastUse - a.written) / pc.retention)
+	ph.eng[e].c.Refreshes += a.rows * ((a.lastUse - a.written) / pc.retention)
 	a.lastUse = -1
 }
 
@@ -347,7 +368,7 @@ func (ph *Phase) finishRefresh(m *Machine) {
 	for _, e := range []isa.Engine{isa.SRAM, isa.EDRAM} {
 		for i := range m.arr[e] {
 			a := &m.arr[e][i]
-			if a.img >= 0 && a.resident && a.written == 0 {
+			if len(a.held) > 0 && a.resident && a.written == 0 {
 				a.lastUse = ph.makespan
 			}
 			m.retire(ph, e, a)

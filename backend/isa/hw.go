@@ -46,6 +46,15 @@ func (p *Program) CheckHardware(h *hw.Hardware) error {
 				if a := in.Args[0]; a >= uint64(pl.Arrays) {
 					return fmt.Errorf("stream %s, instruction %d (%s): array %d, the pool has %d", e, j, in.Op, a, pl.Arrays)
 				}
+				if in.Op == OpWPROG {
+					// The image's columns must lie inside the array.
+					im := &p.Images[in.Args[1]]
+					cols := uint64(len(im.Chans) * ColsPerChannel(pl, int(im.Planes)))
+					if c0 := in.Args[2]; c0+cols > uint64(pl.Cols) {
+						return fmt.Errorf("stream %s, instruction %d (wprog): image %d at column %d needs columns %d..%d, the %s arrays have %d",
+							e, j, in.Args[1], c0, c0, c0+cols-1, e, pl.Cols)
+					}
+				}
 			}
 		}
 	}

@@ -51,7 +51,7 @@ func sample(t testing.TB) *Program {
 	p.Streams[DMA] = Stream{Code: []Inst{
 		I(OpLOAD, 0, 0, 0, 32), I(OpSIGNAL, uint64(PPU)), I(OpWAIT, uint64(PPU)), I(OpSTORE, 2000, 0, 0, 4), I(OpHALT)}}
 	p.Streams[SRAM] = Stream{Entry: 1, Code: []Inst{
-		I(OpWPROG, 3, 0), I(OpWAIT, uint64(PPU)), I(OpMVM, 3, 0, 1, 0, 16, 0, 1), I(OpNOP), I(OpSIGNAL, uint64(PPU)), I(OpHALT)}}
+		I(OpWPROG, 3, 0, 96), I(OpWAIT, uint64(PPU)), I(OpMVM, 3, 0, 1, 0, 16, 0, 1), I(OpNOP), I(OpSIGNAL, uint64(PPU)), I(OpHALT)}}
 	p.Streams[EDRAM] = Stream{Entry: 0, Code: []Inst{
 		I(OpWAIT, uint64(PPU)), I(OpWPROG, 31, 1), I(OpMVM, 31, 1, 1, 0, 16, 0, 1), I(OpREFRESH, 31), I(OpSIGNAL, uint64(PPU)), I(OpHALT)}}
 	p.Streams[PPU] = Stream{Code: []Inst{
@@ -91,7 +91,7 @@ func TestRoundTrip(t *testing.T) {
 	if Disassemble(r) != txt {
 		t.Fatal("listing of the assembled program differs")
 	}
-	for _, want := range []string{".stream sram entry=1", "mvm arr=3 img=0 k=1 w0=0 nw=16 acc=0 rd=1", "; 2 conv", ".const 0 quant scale=0.0625 lo=-8 hi=7 obits=4", `.sym ppu 1 2 "quantize_x"`} {
+	for _, want := range []string{".stream sram entry=1", "wprog arr=3 img=0 col=96", "mvm arr=3 img=0 k=1 w0=0 nw=16 acc=0 rd=1", "; 2 conv", ".const 0 quant scale=0.0625 lo=-8 hi=7 obits=4", `.sym ppu 1 2 "quantize_x"`} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("listing lacks %q", want)
 		}
@@ -250,5 +250,40 @@ func TestWordLayout(t *testing.T) {
 	got, err := decodeInst(b[:], EDRAM)
 	if err != nil || got != in {
 		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
+// TestWprogColumn: wprog's column offset (bits 52..71, format version 2)
+// encodes and decodes, and CheckHardware rejects an image whose columns
+// run past the array.
+func TestWprogColumn(t *testing.T) {
+	for _, col := range []uint64{0, 1, 96, 1<<20 - 1} {
+		in := I(OpWPROG, 7, 5, col)
+		var b [InstBytes]byte
+		encodeInst(b[:], SRAM, in)
+		lo := uint64(0)
+		for i := 7; i >= 0; i-- {
+			lo = lo<<8 | uint64(b[i])
+		}
+		if got := (lo >> 52) & (1<<12 - 1); got != col&(1<<12-1) {
+			t.Errorf("col=%d: bits 52..63 hold %d", col, got)
+		}
+		out, err := decodeInst(b[:], SRAM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != in || out.Arg("col") != col {
+			t.Errorf("col=%d: decoded %+v", col, out)
+		}
+	}
+	p := sample(t)
+	// The sample's SRAM image has 2 channels × 4 columns: 8 columns.
+	p.Streams[SRAM].Code[0] = I(OpWPROG, 3, 0, 121)
+	if err := p.CheckHardware(hw.Default()); err == nil || !strings.Contains(err.Error(), "needs columns 121..128") {
+		t.Fatalf("image past the last column: %v", err)
+	}
+	p.Streams[SRAM].Code[0] = I(OpWPROG, 3, 0, 120)
+	if err := p.CheckHardware(hw.Default()); err != nil {
+		t.Fatalf("image in the last 8 columns: %v", err)
 	}
 }

@@ -151,17 +151,19 @@ var opTable = map[Op]*OpInfo{
 		Doc:    "Blocks until a token from engine `from` is available, consumes it, and continues no earlier than the time it was sent.",
 		Cycles: "0 (plus the time spent blocked)"},
 	OpWPROG: {Name: "wprog", Engines: pools,
-		Fields: []Field{{"arr", arrayBits, FArray, "array of this pool"}, {"img", imageBits, FImage, "weight image of this pool"}},
-		Doc: "Programs weight image `img` into rows 0..rows−1 and the image's columns of array `arr`, replacing what the array held. " +
-			"The bytes come from off-chip memory through the DMA bus. On eDRAM the written rows must then be refreshed once per retention period while they are live.",
+		Fields: []Field{{"arr", arrayBits, FArray, "array of this pool"}, {"img", imageBits, FImage, "weight image of this pool"},
+			{"col", arrayBits, FNum, "first array column of the image"}},
+		Doc: "Programs weight image `img` into rows 0..rows−1 and columns col..col+width−1 of array `arr` (width = the image's channels × columns per channel), " +
+			"replacing the images the array holds whose columns overlap these; the array keeps its other images (column packing: several layers' images share an array). " +
+			"The bytes come from off-chip memory through the DMA bus. On eDRAM the array's programmed rows (as many as its tallest image has) must then be refreshed once per retention period while they are live.",
 		Cycles: "starts when the array is idle; the image's bytes (rows × row_bytes) occupy the shared DMA bus for ⌈bytes / dma.bytes_per_cycle⌉ cycles; " +
 			"the array is busy until max(that transfer's end, start + rows × write_cycles_per_row)"},
 	OpREFRESH: {Name: "refresh", Engines: pools,
 		Fields: []Field{{"arr", arrayBits, FArray, "array of this pool"}},
-		Doc:    "Explicitly refreshes every programmed row of array `arr` (eDRAM); restarts the array's retention period. A no-op on static memory.",
+		Doc:    "Explicitly refreshes every programmed row of array `arr` (eDRAM): as many rows as its tallest image has, all its images at once; restarts the array's retention period. A no-op on static memory.",
 		Cycles: "rows × write_cycles_per_row on the array"},
 	OpMVM: {Name: "mvm", Engines: pools, Const: KWin,
-		Fields: []Field{{"arr", arrayBits, FArray, "array of this pool"}, {"img", imageBits, FImage, "the image the array must hold"},
+		Fields: []Field{{"arr", arrayBits, FArray, "array of this pool"}, {"img", imageBits, FImage, "an image the array must hold (its columns are where the wprog placed it)"},
 			{"k", constRefBits, FConst, "window descriptor (`win`)"}, {"w0", windowBits, FNum, "first window"},
 			{"nw", windowBits, FNum, "number of windows"}, {"acc", 1, FNum, "0: write the partial sums, 1: add them to the partial-sum buffer"},
 			{"rd", 1, FNum, "1: the window rows are read from the activation buffer; 0: they arrive by broadcast with another MVM's read of the same rows (another column tile)"}},

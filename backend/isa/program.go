@@ -9,8 +9,8 @@ import (
 const Magic = "PIMB\r\n\x1a\n"
 
 // Version is the container and instruction-set version this package reads
-// and writes.
-const Version = 1
+// and writes. Version 2 added wprog's column offset (column packing).
+const Version = 2
 
 // Program is a whole binary program: what a .pimb file holds.
 type Program struct {

@@ -191,7 +191,7 @@ func TestDisAndAsm(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{".pimb 1", ".stream sram entry=", "mvm arr=", "; ", ".sym "} {
+	for _, want := range []string{".pimb 2", ".stream sram entry=", "mvm arr=", "; ", ".sym "} {
 		if !strings.Contains(listing, want) {
 			t.Errorf("listing lacks %q", want)
 		}

@@ -277,7 +277,7 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 	var pr *progress
 	res, err := search.NSGA2(problem, search.Options{
 		Population: s.population, Generations: s.generations, Seed: s.seed, Workers: f.workers,
-		Initial: init, Tag: s.tag(m.Name, h.Name, f.data.Offset, len(idx)), Checkpoint: filepath.Join(s.out, "checkpoint.json"), Resume: s.resume,
+		Initial: init, Tag: s.tag(m.Name, h.Name, f.data.Offset, len(idx)) + " order=" + orderName(set), Checkpoint: filepath.Join(s.out, "checkpoint.json"), Resume: s.resume,
 		Progress: func(done, total int) {
 			if pr == nil {
 				pr = newProgress(stderr, f.progress, "search", total)
@@ -397,7 +397,7 @@ func evalOrder(set *dataset.Set) []int {
 	for i := range order {
 		order[i] = i
 	}
-	if f := set.Format(); f != dataset.FormatFolder && f != dataset.FormatTar {
+	if orderName(set) == "file" {
 		return order
 	}
 	rank := make([]int, set.Len()) // position of each item within its class
@@ -414,6 +414,15 @@ func evalOrder(set *dataset.Set) []int {
 		return set.Label(ia) < set.Label(ib)
 	})
 	return order
+}
+
+// orderName names evalOrder's order for set, for the checkpoint tag: a
+// position means other images in the two orders.
+func orderName(set *dataset.Set) string {
+	if f := set.Format(); f == dataset.FormatFolder || f == dataset.FormatTar {
+		return "class-interleaved"
+	}
+	return "file"
 }
 
 // sliceInputs builds the model inputs for the items idx of set, batch
