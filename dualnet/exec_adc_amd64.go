@@ -24,7 +24,7 @@ func detectAVX512() bool {
 	return b7&(1<<16) != 0 && b7&(1<<17) != 0 && b7&(1<<30) != 0 && b7&(1<<31) != 0 && c7&(1<<14) != 0
 }
 
-var useAVX512 = false && detectAVX512()
+var useAVX512 = detectAVX512()
 
 // useVNNI: AVX512_VNNI (VPDPBUSD) on top of useAVX512.
 var useVNNI = useAVX512 && func() bool { _, _, c7, _ := cpuid(7, 0); return c7&(1<<11) != 0 }()
