@@ -262,15 +262,11 @@ func dualWeights(n *Node) (int64, error) {
 	if w4.Rank() != wt.Rank() || w4.Rank() < 2 || !equalInts(w4.Shape[1:], wt.Shape[1:]) {
 		return 0, fmt.Errorf("INT4 weights %v and ternary weights %v differ beyond dim 0", w4.Shape, wt.Shape)
 	}
-	for _, v := range w4.I {
-		if v < -7 || v > 7 {
-			return 0, fmt.Errorf("INT4 weight code %d outside -7..7", v)
-		}
+	if v, ok := codesWithin(w4.I, 7); !ok {
+		return 0, fmt.Errorf("INT4 weight code %d outside -7..7", v)
 	}
-	for _, v := range wt.I {
-		if v < -1 || v > 1 {
-			return 0, fmt.Errorf("ternary weight code %d outside -1..1", v)
-		}
+	if v, ok := codesWithin(wt.I, 1); !ok {
+		return 0, fmt.Errorf("ternary weight code %d outside -1..1", v)
 	}
 	c := w4.Shape[0] + wt.Shape[0]
 	ch, err := wantConst(n, 4, Int64, "channel map")
@@ -452,4 +448,31 @@ func inferQConcat(n *Node) error {
 		}
 	}
 	return inferConcat(n)
+}
+
+// codesWithin reports whether every v is in -m..m, else the first that is
+// not. Type inference and verification check every weight code of every
+// dual layer several times per compile, so the scan is branch-free: x+m
+// and 2m−(x+m) are both non-negative exactly when x is in range (an
+// overflow near the int64 limits turns one negative too).
+func codesWithin(v []int64, m int64) (int64, bool) {
+	var acc int64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a, b, c, d := v[i]+m, v[i+1]+m, v[i+2]+m, v[i+3]+m
+		acc |= a | (2*m - a) | b | (2*m - b) | c | (2*m - c) | d | (2*m - d)
+	}
+	for ; i < len(v); i++ {
+		a := v[i] + m
+		acc |= a | (2*m - a)
+	}
+	if acc >= 0 {
+		return 0, true
+	}
+	for _, x := range v {
+		if x < -m || x > m {
+			return x, false
+		}
+	}
+	return 0, true // unreachable
 }

@@ -143,6 +143,8 @@ type job struct {
 	// tm memoises the time-multiplexed timings (evalStream), which the
 	// keyed searches ask for again and again.
 	tm map[tmKey]stream
+	// km memoises keyedOptions' options before pricing (keyedRaw).
+	km map[kmKey]*keyedRawOpts
 }
 
 type tmKey struct{ tiles, rows, maxRows, rowTiles, windows, s int64 }
@@ -295,9 +297,12 @@ func search(jobs []*job, p Pool) plan {
 		}
 		return pareto(os)
 	}
-	sv := func(opts [][]option, budget int64) ([]int, float64, int64, string, bool) {
-		choice, total, solver, ok := solve(opts, budget)
-		return choice, 0, total, solver, ok
+	sv := func(opts [][]option, maxBudget int64) func(int64) ([]int, float64, int64, string, bool) {
+		at := solveFor(opts, maxBudget)
+		return func(budget int64) ([]int, float64, int64, string, bool) {
+			choice, total, solver, ok := at(budget)
+			return choice, 0, total, solver, ok
+		}
 	}
 	return searchSizes(jobs, p, streamSizes(int64(p.Arrays)), mk, sv)
 }
@@ -309,8 +314,9 @@ const maxPackTries = 8
 
 // searchSizes is the search shared by every objective: for each
 // streaming-region size s, the options mk gives for the resident budget
-// n − s are solved by sv (least Σv, then Σlatency), and the best size
-// wins, ties keeping the smaller region. Each size is solved twice: with
+// n − s are solved by sv(opts, maxBudget)(budget) (least Σv, then
+// Σlatency; the bisection below asks one sv for several budgets), and the
+// best size wins, ties keeping the smaller region. Each size is solved twice: with
 // a resident option costing whole arrays (k·T, one image per array), and,
 // when some tile is narrower than an array, costing columns (column
 // packing): the budget is then (n − s)·C columns, and when first-fit
@@ -318,7 +324,7 @@ const maxPackTries = 8
 // budget is bisected for the largest that packs. The whole-array plan
 // always packs, so packing can only improve on it.
 func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget int64, units []int64) []option,
-	sv func([][]option, int64) ([]int, float64, int64, string, bool)) plan {
+	sv func(opts [][]option, maxBudget int64) func(budget int64) ([]int, float64, int64, string, bool)) plan {
 	n, C := int64(p.Arrays), int64(p.Array.Cols)
 	unit := packUnit(jobs, C)
 	var units [][]int64
@@ -344,6 +350,7 @@ func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget i
 	}
 	for _, s := range sizes {
 		budget := n - s
+		var whole []option // the whole-array plan's choices (in idx order)
 		for mode := 0; mode < 2; mode++ {
 			if mode == 1 && units == nil {
 				break
@@ -362,9 +369,16 @@ func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget i
 				idx = append(idx, i)
 			}
 			if mode == 0 {
-				if choice, v, total, solver, ok := sv(opts, budget); ok {
+				if choice, v, total, solver, ok := sv(opts, budget)(budget); ok {
 					consider(s, idx, opts, choice, v, total, solver)
+					whole = make([]option, len(idx))
+					for k := range idx {
+						whole[k] = opts[k][choice[k]]
+					}
 				}
+				continue
+			}
+			if whole != nil && unbeatable(whole, opts) {
 				continue
 			}
 			// The full column budget first; when first-fit decreasing
@@ -373,8 +387,9 @@ func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget i
 			// for the largest that packs. Every plan that packs is a
 			// candidate.
 			lo, hi := int64(0), budget*(C/unit) // C/unit units fit an array
+			solveAt := sv(opts, hi)
 			for ub, try := hi, 0; try < maxPackTries && lo <= hi; try, ub = try+1, (lo+hi)/2 {
-				choice, v, total, solver, ok := sv(opts, ub)
+				choice, v, total, solver, ok := solveAt(ub)
 				if ok {
 					chosen := make([]option, len(jobs))
 					for k, i := range idx {
@@ -397,6 +412,21 @@ func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget i
 		best = plan{opts: make([]option, len(jobs))}
 	}
 	return best
+}
+
+// unbeatable reports whether each layer's option in chosen has both the
+// least v and the least latency of all its options in opts. No choice from
+// opts then sums to less (the sums are monotone), so the packed solve of a
+// size cannot improve on its whole-array plan, and searchSizes skips it.
+func unbeatable(chosen []option, opts [][]option) bool {
+	for k, os := range opts {
+		for _, o := range os {
+			if o.v < chosen[k].v || o.lat < chosen[k].lat {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // copiesFor calls f for the smallest copy count k ≤ kmax giving each distinct

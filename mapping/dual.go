@@ -1,7 +1,10 @@
 package mapping
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
+	"sync"
 
 	"pimc/hw"
 )
@@ -63,52 +66,15 @@ func MapDual(layers []DualLayer, h *hw.Hardware, o Options) (*DualResult, error)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := PoolFromHW(h, PoolSRAM)
+	sp, ep, sj, ej, err := dualJobs(layers, h, o.Schemes)
 	if err != nil {
 		return nil, err
 	}
-	ep, err := PoolFromHW(h, PoolEDRAM)
-	if err != nil {
-		return nil, err
-	}
-	sj := make([]*job, len(layers))
-	ej := make([]*job, len(layers))
-	for i, d := range layers {
-		l := d.Layer
-		if d.OC4 < 0 || d.OCTB < 0 {
-			return nil, fmt.Errorf("mapping: layer %q: oc4=%d and octb=%d must not be negative", l.Name, d.OC4, d.OCTB)
+	key, cache := newDualKey(sj, ej, h, o.Schemes, obj)
+	if cache {
+		if r := dualCache.get(key); r != nil {
+			return r, nil
 		}
-		if l.OC != 0 && d.OC4+d.OCTB != l.OC {
-			return nil, fmt.Errorf("mapping: layer %q: oc4=%d + octb=%d != oc=%d", l.Name, d.OC4, d.OCTB, l.OC)
-		}
-		if l.OC == 0 {
-			l.OC = d.OC4 + d.OCTB
-		}
-		if g := max(l.Group, 1); d.OC4%g != 0 || d.OCTB%g != 0 {
-			return nil, fmt.Errorf("mapping: layer %q: oc4=%d and octb=%d must both be divisible by group=%d", l.Name, d.OC4, d.OCTB, g)
-		}
-		if d.SRAMWeightBits < 0 || d.SRAMWeightBits > 16 || d.SRAMInputBits < 0 || d.SRAMInputBits > 16 {
-			return nil, fmt.Errorf("mapping: layer %q: sram weight/input bits must be 0..16", l.Name)
-		}
-		if err := l.Validate(); err != nil {
-			return nil, err
-		}
-		arr, inBits := sp.Array, sp.InputBits
-		if d.SRAMWeightBits > 0 {
-			arr.WeightCols = (d.SRAMWeightBits + sp.BitsPerCell - 1) / sp.BitsPerCell
-		}
-		if d.SRAMInputBits > 0 {
-			inBits = d.SRAMInputBits
-		}
-		if sj[i], err = newJob(i, l, d.OC4, arr, sp.CyclesPerVector(inBits), o.Schemes); err != nil {
-			return nil, err
-		}
-		if ej[i], err = newJob(i, l, d.OCTB, ep.Array, ep.CyclesPerVector(ep.InputBits), o.Schemes); err != nil {
-			return nil, err
-		}
-		// Both paths read the same codes from the buffer, at x_bits.
-		sj[i].inCycles, sj[i].xBits = sp.inputCycles(inBits), int64(inBits)
-		ej[i].inCycles, ej[i].xBits = ep.inputCycles(ep.InputBits), int64(inBits)
 	}
 	var r *DualResult
 	if obj == ObjectiveLatency {
@@ -118,7 +84,151 @@ func MapDual(layers []DualLayer, h *hw.Hardware, o Options) (*DualResult, error)
 	}
 	r.Objective = obj
 	r.SRAM.Objective, r.EDRAM.Objective = obj, obj
+	if cache {
+		dualCache.put(key, r)
+	}
 	return r, nil
+}
+
+// dualJobs checks the layers and prepares each one's job on both pools.
+func dualJobs(layers []DualLayer, h *hw.Hardware, schemes []Scheme) (sp, ep Pool, sj, ej []*job, err error) {
+	if sp, err = PoolFromHW(h, PoolSRAM); err != nil {
+		return
+	}
+	if ep, err = PoolFromHW(h, PoolEDRAM); err != nil {
+		return
+	}
+	sj = make([]*job, len(layers))
+	ej = make([]*job, len(layers))
+	for i, d := range layers {
+		l := d.Layer
+		if d.OC4 < 0 || d.OCTB < 0 {
+			return sp, ep, nil, nil, fmt.Errorf("mapping: layer %q: oc4=%d and octb=%d must not be negative", l.Name, d.OC4, d.OCTB)
+		}
+		if l.OC != 0 && d.OC4+d.OCTB != l.OC {
+			return sp, ep, nil, nil, fmt.Errorf("mapping: layer %q: oc4=%d + octb=%d != oc=%d", l.Name, d.OC4, d.OCTB, l.OC)
+		}
+		if l.OC == 0 {
+			l.OC = d.OC4 + d.OCTB
+		}
+		if g := max(l.Group, 1); d.OC4%g != 0 || d.OCTB%g != 0 {
+			return sp, ep, nil, nil, fmt.Errorf("mapping: layer %q: oc4=%d and octb=%d must both be divisible by group=%d", l.Name, d.OC4, d.OCTB, g)
+		}
+		if d.SRAMWeightBits < 0 || d.SRAMWeightBits > 16 || d.SRAMInputBits < 0 || d.SRAMInputBits > 16 {
+			return sp, ep, nil, nil, fmt.Errorf("mapping: layer %q: sram weight/input bits must be 0..16", l.Name)
+		}
+		if err = l.Validate(); err != nil {
+			return sp, ep, nil, nil, err
+		}
+		arr, inBits := sp.Array, sp.InputBits
+		if d.SRAMWeightBits > 0 {
+			arr.WeightCols = (d.SRAMWeightBits + sp.BitsPerCell - 1) / sp.BitsPerCell
+		}
+		if d.SRAMInputBits > 0 {
+			inBits = d.SRAMInputBits
+		}
+		if sj[i], err = newJob(i, l, d.OC4, arr, sp.CyclesPerVector(inBits), schemes); err != nil {
+			return sp, ep, nil, nil, err
+		}
+		if ej[i], err = newJob(i, l, d.OCTB, ep.Array, ep.CyclesPerVector(ep.InputBits), schemes); err != nil {
+			return sp, ep, nil, nil, err
+		}
+		// Both paths read the same codes from the buffer, at x_bits.
+		sj[i].inCycles, sj[i].xBits = sp.inputCycles(inBits), int64(inBits)
+		ej[i].inCycles, ej[i].xBits = ep.inputCycles(ep.InputBits), int64(inBits)
+	}
+	return sp, ep, sj, ej, nil
+}
+
+// dualCache remembers the last MapDual result. `pimc compile` maps every
+// variant's layers twice, once to emit the program (backend.Emit) and
+// once to cost it (cost.Evaluate), and the edp search is a sizeable part
+// of a compile (most of a ResNet-20's). The two describe a layer slightly
+// differently (e.g. a dual layer's SRAM weight width given or left
+// native), so the key is what the search reads: each layer's name and its
+// two jobs as newJob normalised them, the hardware, schemes and
+// objective. A hit returns a deep copy: callers own what they get.
+var dualCache = &dualMemo{}
+
+// One entry is enough for compile's Emit-then-Evaluate of one variant;
+// and a compile repeated in one process (a benchmark) starts cold.
+const dualCacheSize = 1
+
+type dualKey struct {
+	jobs    []jobKey // SRAM and eDRAM job of each layer
+	hw      []byte   // the hardware's JSON (all its fields)
+	schemes []Scheme
+	obj     Objective
+}
+
+// jobKey is everything of a job the search reads (its candidates follow
+// from the layer, array and schemes).
+type jobKey struct {
+	name                string
+	oc                  int
+	layer               Layer
+	arr                 Array
+	cpv, inCycles, xBit int64
+}
+
+func newDualKey(sj, ej []*job, h *hw.Hardware, schemes []Scheme, obj Objective) (dualKey, bool) {
+	b, err := h.JSON()
+	if err != nil {
+		return dualKey{}, false
+	}
+	k := dualKey{jobs: make([]jobKey, 0, 2*len(sj)), hw: b, schemes: slices.Clone(schemes), obj: obj}
+	for i := range sj {
+		for _, j := range []*job{sj[i], ej[i]} {
+			k.jobs = append(k.jobs, jobKey{j.name, j.oc, j.layer, j.arr, j.cpv, j.inCycles, j.xBits})
+		}
+	}
+	return k, true
+}
+
+func (k *dualKey) equal(o *dualKey) bool {
+	return k.obj == o.obj && slices.Equal(k.jobs, o.jobs) && bytes.Equal(k.hw, o.hw) && slices.Equal(k.schemes, o.schemes)
+}
+
+type dualMemo struct {
+	mu      sync.Mutex
+	entries []dualEntry // most recently used last
+}
+
+type dualEntry struct {
+	key dualKey
+	res *DualResult
+}
+
+func (m *dualMemo) get(k dualKey) *DualResult {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.entries {
+		if e := m.entries[i]; e.key.equal(&k) {
+			m.entries = append(append(m.entries[:i:i], m.entries[i+1:]...), e)
+			return e.res.clone()
+		}
+	}
+	return nil
+}
+
+func (m *dualMemo) put(k dualKey, r *DualResult) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.entries) == dualCacheSize {
+		m.entries = append(m.entries[:0:0], m.entries[1:]...)
+	}
+	m.entries = append(m.entries, dualEntry{k, r.clone()})
+}
+
+// clone copies r deeply (Places are the only shared slices).
+func (r *DualResult) clone() *DualResult {
+	c := *r
+	c.Layers = slices.Clone(r.Layers)
+	for i := range c.Layers {
+		c.Layers[i].SRAM.Places = slices.Clone(c.Layers[i].SRAM.Places)
+		c.Layers[i].EDRAM.Places = slices.Clone(c.Layers[i].EDRAM.Places)
+	}
+	return &c
 }
 
 // mapDualFor is MapDual's energy and edp path. Each pool contributes its

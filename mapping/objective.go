@@ -94,7 +94,46 @@ func lambdaKey(lambda float64) keyFn {
 // compared (see chooseBest). A streamed option adds its reload energy
 // (array writes and DMA) and the refreshes of its rounds.
 func keyedOptions(j *job, p Pool, s, budget, dEst int64, key keyFn, units []int64) []option {
-	var os []option
+	raw := j.keyedRaw(p, s, budget, dEst, units)
+	os := make([]option, len(raw.res), len(raw.res)+1)
+	for i, o := range raw.res {
+		o.v = key(o.en, o.lat)
+		os[i] = o
+	}
+	if s > 0 {
+		best := option{lat: -1}
+		for _, o := range raw.str {
+			o.v = key(o.en, o.lat)
+			if best.lat < 0 || o.v < best.v || (o.v == best.v && o.lat < best.lat) {
+				best = o
+			}
+		}
+		os = append(os, best)
+	}
+	return paretoKey(os)
+}
+
+// keyedRawOpts are a job's options for one (region size, budget, dEst,
+// units) before a key prices them: the resident ones, and every streamed
+// one keyedOptions chooses the best of, in keyedOptions' order. They do
+// not depend on the key, and the edp search asks for the same ones under
+// each λ of its grid (lambdaPlans), so jobs memoise them.
+type keyedRawOpts struct {
+	units    []int64
+	res, str []option
+}
+
+type kmKey struct {
+	s, budget, dEst int64
+	packed          bool
+}
+
+func (j *job) keyedRaw(p Pool, s, budget, dEst int64, units []int64) *keyedRawOpts {
+	k := kmKey{s, budget, dEst, units != nil}
+	if r := j.km[k]; r != nil && slices.Equal(r.units, units) {
+		return r
+	}
+	r := &keyedRawOpts{units: units}
 	for c, m := range j.cands {
 		ce := j.computeEnergy(p, m)
 		if m.Tiles <= budget {
@@ -104,23 +143,17 @@ func keyedOptions(j *job, p Pool, s, budget, dEst int64, key keyFn, units []int6
 				per = units[c] // column packing (searchSizes)
 			}
 			copiesFor(m.Windows, budget/m.Tiles, func(k, steps int64) {
-				lat := satMul(steps, j.cpv)
-				os = append(os, option{cand: c, resident: true, copies: k, cost: k * per, lat: lat, en: en, v: key(en, lat)})
+				r.res = append(r.res, option{cand: c, resident: true, copies: k, cost: k * per, lat: satMul(steps, j.cpv), en: en})
 			})
 		}
 	}
 	if s > 0 {
-		best := option{lat: -1}
 		for c, m := range j.cands {
 			ce := j.computeEnergy(p, m)
 			try := func(k, _ int64) {
 				st := evalStream(j, p, m, s, k)
 				en := roundFJ(ce + p.writeEnergy(st.rows) + float64(st.refreshes)*p.RefreshEnergyPerRowFJ)
-				o := option{cand: c, copies: k, lat: st.lat(j.cpv), en: en}
-				o.v = key(o.en, o.lat)
-				if best.lat < 0 || o.v < best.v || (o.v == best.v && o.lat < best.lat) {
-					best = o
-				}
+				r.str = append(r.str, option{cand: c, copies: k, lat: st.lat(j.cpv), en: en})
 			}
 			if m.Tiles <= s {
 				copiesFor(m.Windows, s/m.Tiles, try)
@@ -128,9 +161,12 @@ func keyedOptions(j *job, p Pool, s, budget, dEst int64, key keyFn, units []int6
 				try(1, 0)
 			}
 		}
-		os = append(os, best)
 	}
-	return paretoKey(os)
+	if j.km == nil {
+		j.km = map[kmKey]*keyedRawOpts{}
+	}
+	j.km[k] = r
+	return r
 }
 
 // paretoKey sorts options by cost and keeps those that strictly improve
@@ -167,7 +203,7 @@ func searchKey(jobs []*job, p Pool, key keyFn, dEst int64) plan {
 	mk := func(j *job, s, budget int64, units []int64) []option {
 		return keyedOptions(j, p, s, budget, dEst, key, units)
 	}
-	return searchSizes(jobs, p, keyedSizes(int64(p.Arrays)), mk, solveKey)
+	return searchSizes(jobs, p, keyedSizes(int64(p.Arrays)), mk, solveKeyFor)
 }
 
 // keyedSizes are the streaming-region sizes a keyed search tries: those
@@ -186,79 +222,110 @@ func keyedSizes(n int64) []int64 {
 	return sizes
 }
 
-// solveKey is solve for keyed options: minimise Σv, then Σlatency, with
-// the summed cost within budget. Exact by DP when small enough (always on
-// realistic chips), else the convex-hull greedy on v.
-func solveKey(opts [][]option, budget int64) (choice []int, v float64, lat int64, solver string, ok bool) {
+// solveKeyFor is solve for keyed options, as a function of the budget b:
+// minimise Σv, then Σlatency, with the summed cost within b. Exact by DP
+// when small enough (always on realistic chips), else the convex-hull
+// greedy on v. The packed search bisects the budget with the same
+// options; the DP's table for the largest budget holds the answer for
+// every smaller one (best[c] only reads smaller c of the previous layer),
+// so it is filled once and each budget is only a walk back through it.
+func solveKeyFor(opts [][]option, maxBudget int64) func(int64) ([]int, float64, int64, string, bool) {
 	var minCost, work int64
 	for _, o := range opts {
 		if len(o) == 0 {
-			return nil, 0, 0, "", false
+			return func(int64) ([]int, float64, int64, string, bool) { return nil, 0, 0, "", false }
 		}
 		minCost += o[0].cost
 		work += int64(len(o))
 	}
-	if minCost > budget {
-		return nil, 0, 0, "", false
+	useDP := func(b int64) bool { return b <= dpMaxBudget && work*(b+1) <= dpWorkLimit }
+	var t *dpKeyTable
+	return func(budget int64) (choice []int, v float64, lat int64, solver string, ok bool) {
+		if minCost > budget {
+			return nil, 0, 0, "", false
+		}
+		if len(opts) == 0 {
+			return nil, 0, 0, solverDP, true
+		}
+		solver = solverDP
+		switch {
+		case budget <= maxBudget && useDP(maxBudget):
+			if t == nil {
+				t = newDPKeyTable(opts, maxBudget)
+			}
+			choice = t.choice(budget)
+		case useDP(budget):
+			choice = newDPKeyTable(opts, budget).choice(budget)
+		default:
+			choice, solver = solveGreedyKey(opts, budget), solverGreedy
+		}
+		for i, os := range opts {
+			v += os[choice[i]].v
+			lat = satAdd(lat, os[choice[i]].lat)
+		}
+		return choice, v, lat, solver, true
 	}
-	if len(opts) == 0 {
-		return nil, 0, 0, solverDP, true
-	}
-	solver = solverDP
-	if budget <= dpMaxBudget && work*(budget+1) <= dpWorkLimit {
-		choice = solveDPKey(opts, budget)
-	} else {
-		choice, solver = solveGreedyKey(opts, budget), solverGreedy
-	}
-	for i, os := range opts {
-		v += os[choice[i]].v
-		lat = satAdd(lat, os[choice[i]].lat)
-	}
-	return choice, v, lat, solver, true
 }
 
-// solveDPKey: best[c] is the least (Σv, Σlat) of the layers so far using at
-// most c arrays; ties keep the cheaper option.
-func solveDPKey(opts [][]option, budget int64) []int {
+// dpKeyTable is the exact keyed solver's table for budgets 0..n−1: best[c]
+// is the least (Σv, Σlat) of the layers so far using at most c arrays
+// (ties keep the cheaper option), and pick[i][c] is layer i's option in
+// it.
+type dpKeyTable struct {
+	opts [][]option
+	pick [][]int32
+}
+
+func newDPKeyTable(opts [][]option, budget int64) *dpKeyTable {
 	n := int(budget) + 1
-	type val struct {
-		v   float64
-		lat int64
-		ok  bool
+	// Structure of arrays, filled option by option: for each c the
+	// options are still tried in order with the same strict comparison
+	// (ties keep the cheaper), as a loop over options inside a loop over
+	// c would.
+	prevV, curV := make([]float64, n), make([]float64, n)
+	prevL, curL := make([]int64, n), make([]int64, n)
+	prevOK, curOK := make([]bool, n), make([]bool, n)
+	for c := range prevOK {
+		prevOK[c] = true // zero layers: (0, 0) at any budget
 	}
-	prev := make([]val, n)
-	for c := range prev {
-		prev[c].ok = true
-	}
-	cur := make([]val, n)
-	pick := make([][]int32, len(opts))
+	t := &dpKeyTable{opts: opts, pick: make([][]int32, len(opts))}
 	for i, os := range opts {
-		pick[i] = make([]int32, n)
+		pick := make([]int32, n)
 		for c := range n {
-			best, bestO := val{}, int32(-1)
-			for k, o := range os {
-				if o.cost > int64(c) {
-					break
-				}
-				p := prev[c-int(o.cost)]
-				if !p.ok {
+			curOK[c], pick[c] = false, -1
+		}
+		for k, o := range os {
+			if o.cost >= int64(n) {
+				break
+			}
+			cost := int(o.cost)
+			pv, pl, pok := prevV[:n-cost], prevL[:n-cost], prevOK[:n-cost]
+			cv, cl, cok, pk := curV[cost:], curL[cost:], curOK[cost:], pick[cost:]
+			for c := range pv {
+				if !pok[c] {
 					continue
 				}
-				nv := val{p.v + o.v, satAdd(p.lat, o.lat), true}
-				if !best.ok || nv.v < best.v || (nv.v == best.v && nv.lat < best.lat) {
-					best, bestO = nv, int32(k)
+				nv, nl := pv[c]+o.v, satAdd(pl[c], o.lat)
+				if !cok[c] || nv < cv[c] || (nv == cv[c] && nl < cl[c]) {
+					cv[c], cl[c], cok[c], pk[c] = nv, nl, true, int32(k)
 				}
 			}
-			cur[c], pick[i][c] = best, bestO
 		}
-		prev, cur = cur, prev
+		t.pick[i] = pick
+		prevV, curV = curV, prevV
+		prevL, curL = curL, prevL
+		prevOK, curOK = curOK, prevOK
 	}
-	choice := make([]int, len(opts))
-	c := n - 1
-	for i := len(opts) - 1; i >= 0; i-- {
-		k := pick[i][c]
+	return t
+}
+
+// choice walks the table back from budget c.
+func (t *dpKeyTable) choice(c int64) []int {
+	choice := make([]int, len(t.opts))
+	for i := len(t.opts) - 1; i >= 0; i-- {
+		k := t.pick[i][c]
 		choice[i] = int(k)
-		c -= int(opts[i][k].cost)
+		c -= t.opts[i][k].cost
 	}
 	return choice
 }

@@ -1,8 +1,8 @@
 package mapping
 
 import (
+	"cmp"
 	"slices"
-	"sort"
 )
 
 // Column packing (docs/mapping.md, "Column packing"). An array holds
@@ -103,21 +103,24 @@ func pack(jobs []*job, opts []option, C int64) packResult {
 			}
 		}
 	}
-	sort.SliceStable(items, func(a, b int) bool {
-		x, y := items[a], items[b]
-		if x.cols != y.cols {
-			return x.cols > y.cols
+	// (job, copy, tile) is unique, so the order is total and any sort
+	// gives it; the generic one is several times cheaper than
+	// sort.SliceStable, and packing runs at every step of the packed
+	// search's bisection.
+	slices.SortFunc(items, func(x, y packItem) int {
+		if c := cmp.Compare(y.cols, x.cols); c != 0 {
+			return c
 		}
-		if x.rows != y.rows {
-			return x.rows > y.rows
+		if c := cmp.Compare(y.rows, x.rows); c != 0 {
+			return c
 		}
-		if x.job != y.job {
-			return x.job < y.job
+		if c := cmp.Compare(x.job, y.job); c != 0 {
+			return c
 		}
-		if x.copy != y.copy {
-			return x.copy < y.copy
+		if c := cmp.Compare(x.copy, y.copy); c != 0 {
+			return c
 		}
-		return x.tile < y.tile
+		return cmp.Compare(x.tile, y.tile)
 	})
 	type arr struct {
 		fill    int64

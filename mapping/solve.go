@@ -54,64 +54,101 @@ const (
 // summed cost within budget (a multiple-choice knapsack). opts[i] must be
 // Pareto-sorted. It reports false if no choice fits.
 func solve(opts [][]option, budget int64) (choice []int, total int64, solver string, ok bool) {
+	return solveFor(opts, budget)(budget)
+}
+
+// solveFor returns solve(opts, b) as a function of b ≤ maxBudget: as in
+// solveKeyFor, the DP's table for the largest budget answers every smaller
+// one, so the packed search's bisection fills it once.
+func solveFor(opts [][]option, maxBudget int64) func(int64) ([]int, int64, string, bool) {
 	var minCost, work int64
 	for _, o := range opts {
 		if len(o) == 0 {
-			return nil, 0, "", false
+			return func(int64) ([]int, int64, string, bool) { return nil, 0, "", false }
 		}
 		minCost += o[0].cost
 		work += int64(len(o))
 	}
-	if minCost > budget {
-		return nil, 0, "", false
+	useDP := func(b int64) bool { return b <= dpMaxBudget && work*(b+1) <= dpWorkLimit }
+	var t *dpTable
+	return func(budget int64) ([]int, int64, string, bool) {
+		if minCost > budget {
+			return nil, 0, "", false
+		}
+		if len(opts) == 0 {
+			return nil, 0, solverDP, true
+		}
+		switch {
+		case budget <= maxBudget && useDP(maxBudget):
+			if t == nil {
+				t = newDPTable(opts, maxBudget)
+			}
+			choice, total := t.choice(budget)
+			return choice, total, solverDP, true
+		case useDP(budget):
+			choice, total := newDPTable(opts, budget).choice(budget)
+			return choice, total, solverDP, true
+		}
+		choice, total := solveGreedy(opts, budget)
+		return choice, total, solverGreedy, true
 	}
-	if len(opts) == 0 {
-		return nil, 0, solverDP, true
-	}
-	if budget <= dpMaxBudget && work*(budget+1) <= dpWorkLimit {
-		choice, total = solveDP(opts, budget)
-		return choice, total, solverDP, true
-	}
-	choice, total = solveGreedy(opts, budget)
-	return choice, total, solverGreedy, true
 }
 
-// solveDP is exact: best[c] is the least latency of the layers so far using
-// at most c arrays. Ties keep the cheaper option (options are cost-sorted).
-func solveDP(opts [][]option, budget int64) ([]int, int64) {
+// dpTable is the exact solver's table for budgets 0..n−1: pick[i][c] is
+// layer i's option in the least-latency choice of layers 0..i using at
+// most c arrays (ties keep the cheaper option; options are cost-sorted),
+// and best[c] the least latency of all the layers within c.
+type dpTable struct {
+	opts [][]option
+	pick [][]int32
+	best []int64
+}
+
+func newDPTable(opts [][]option, budget int64) *dpTable {
 	const inf = math.MaxInt64
 	n := int(budget) + 1
 	prev := make([]int64, n) // zero layers: latency 0 at any budget
 	cur := make([]int64, n)
-	pick := make([][]int32, len(opts))
+	t := &dpTable{opts: opts, pick: make([][]int32, len(opts))}
 	for i, os := range opts {
-		pick[i] = make([]int32, n)
+		// Option by option, each c still tries the options in order with
+		// the same strict comparison (ties keep the cheaper).
+		pick := make([]int32, n)
 		for c := range n {
-			bestV, bestO := int64(inf), int32(-1)
-			for k, o := range os {
-				if o.cost > int64(c) {
-					break
-				}
-				p := prev[c-int(o.cost)]
+			cur[c], pick[c] = inf, -1
+		}
+		for k, o := range os {
+			if o.cost >= int64(n) {
+				break
+			}
+			cost := int(o.cost)
+			pv, cv, pk := prev[:n-cost], cur[cost:], pick[cost:]
+			for c, p := range pv {
 				if p == inf {
 					continue
 				}
-				if v := satAdd(p, o.lat); v < bestV {
-					bestV, bestO = v, int32(k)
+				if v := satAdd(p, o.lat); v < cv[c] {
+					cv[c], pk[c] = v, int32(k)
 				}
 			}
-			cur[c], pick[i][c] = bestV, bestO
 		}
+		t.pick[i] = pick
 		prev, cur = cur, prev
 	}
-	choice := make([]int, len(opts))
-	c := n - 1
-	for i := len(opts) - 1; i >= 0; i-- {
-		k := pick[i][c]
+	t.best = prev
+	return t
+}
+
+// choice walks the table back from budget c.
+func (t *dpTable) choice(c int64) ([]int, int64) {
+	total := t.best[c]
+	choice := make([]int, len(t.opts))
+	for i := len(t.opts) - 1; i >= 0; i-- {
+		k := t.pick[i][c]
 		choice[i] = int(k)
-		c -= int(opts[i][k].cost)
+		c -= t.opts[i][k].cost
 	}
-	return choice, prev[n-1]
+	return choice, total
 }
 
 // solveGreedy starts every layer at its cheapest option and repeatedly takes

@@ -1,10 +1,12 @@
 package isa
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 )
 
 // Section kinds of the container.
@@ -42,11 +44,19 @@ func (w *wbuf) pad8() {
 	}
 }
 
+// section is one section's payload: data, then bits (an image's, not
+// copied), then pad zero bytes.
 type section struct {
 	kind  uint16
 	index uint32
 	data  []byte
+	bits  []byte
+	pad   int
 }
+
+func (s *section) len() uint64 { return uint64(len(s.data) + len(s.bits) + s.pad) }
+
+var zeros [8]byte
 
 // sections lists a program's sections in canonical order.
 func (p *Program) sections() []section {
@@ -60,7 +70,7 @@ func (p *Program) sections() []section {
 		w.str(p.HWName)
 		w.str(p.Model)
 		w.pad8()
-		out = append(out, section{SecMeta, 0, w.b})
+		out = append(out, section{kind: SecMeta, index: 0, data: w.b})
 	}
 	for e := Engine(0); e < NumEngines; e++ {
 		s := &p.Streams[e]
@@ -72,7 +82,7 @@ func (p *Program) sections() []section {
 			encodeInst(word[:], e, in)
 			w.b = append(w.b, word[:]...)
 		}
-		out = append(out, section{SecStream, uint32(e), w.b})
+		out = append(out, section{kind: SecStream, index: uint32(e), data: w.b})
 	}
 	{
 		var w wbuf
@@ -86,7 +96,7 @@ func (p *Program) sections() []section {
 				w.u64(uint64(v))
 			}
 		}
-		out = append(out, section{SecConst, 0, w.b})
+		out = append(out, section{kind: SecConst, index: 0, data: w.b})
 	}
 	{
 		var w wbuf
@@ -106,7 +116,7 @@ func (p *Program) sections() []section {
 			w.str(pt.Name)
 			w.pad8()
 		}
-		out = append(out, section{SecIO, 0, w.b})
+		out = append(out, section{kind: SecIO, index: 0, data: w.b})
 	}
 	{
 		var w wbuf
@@ -122,7 +132,7 @@ func (p *Program) sections() []section {
 			w.str(s.Name)
 			w.pad8()
 		}
-		out = append(out, section{SecSyms, 0, w.b})
+		out = append(out, section{kind: SecSyms, index: 0, data: w.b})
 	}
 	for i := range p.Images {
 		im := &p.Images[i]
@@ -136,9 +146,8 @@ func (p *Program) sections() []section {
 		for _, c := range im.Chans {
 			w.u32(c)
 		}
-		w.b = append(w.b, im.Bits...)
-		w.pad8()
-		out = append(out, section{SecImage, uint32(i), w.b})
+		// The bits are not copied: Write sends them from the image.
+		out = append(out, section{kind: SecImage, index: uint32(i), data: w.b, bits: im.Bits, pad: (8 - (len(w.b)+len(im.Bits))%8) % 8})
 	}
 	return out
 }
@@ -154,33 +163,65 @@ func b2u8(b bool) uint8 {
 // program should have passed Validate; Encode itself never fails.
 func Encode(p *Program) []byte {
 	secs := p.sections()
+	var b bytes.Buffer
+	b.Grow(int(p.encodedSize(secs)))
+	p.write(&b, secs) // a bytes.Buffer never fails
+	return b.Bytes()
+}
+
+func (p *Program) encodedSize(secs []section) uint64 {
+	size := uint64(headerSize + entrySize*len(secs))
+	for _, s := range secs {
+		size += s.len()
+	}
+	return size + crcSize
+}
+
+// Write writes Encode's bytes to w, the sections straight from their
+// buffers rather than through one copy of the whole file.
+func Write(w io.Writer, p *Program) error { return p.write(w, p.sections()) }
+
+func (p *Program) write(w io.Writer, secs []section) error {
 	off := uint64(headerSize + entrySize*len(secs))
-	size := off
+	size := p.encodedSize(secs)
+	h := wbuf{b: make([]byte, 0, off)}
+	h.str(Magic)
+	h.u32(Version)
+	h.u32(0)
+	h.b = append(h.b, p.Fingerprint[:]...)
+	h.u32(uint32(len(secs)))
+	h.u32(0)
+	h.u64(size)
 	for _, s := range secs {
-		size += uint64(len(s.data))
+		h.u16(s.kind)
+		h.u16(0)
+		h.u32(s.index)
+		h.u64(off)
+		h.u64(s.len())
+		off += s.len()
 	}
-	size += crcSize
-	w := wbuf{b: make([]byte, 0, size)}
-	w.str(Magic)
-	w.u32(Version)
-	w.u32(0)
-	w.b = append(w.b, p.Fingerprint[:]...)
-	w.u32(uint32(len(secs)))
-	w.u32(0)
-	w.u64(size)
-	for _, s := range secs {
-		w.u16(s.kind)
-		w.u16(0)
-		w.u32(s.index)
-		w.u64(off)
-		w.u64(uint64(len(s.data)))
-		off += uint64(len(s.data))
+	crc := crc32.NewIEEE()
+	put := func(b []byte) error {
+		crc.Write(b)
+		_, err := w.Write(b)
+		return err
+	}
+	if err := put(h.b); err != nil {
+		return err
 	}
 	for _, s := range secs {
-		w.b = append(w.b, s.data...)
+		if err := put(s.data); err != nil {
+			return err
+		}
+		if err := put(s.bits); err != nil {
+			return err
+		}
+		if err := put(zeros[:s.pad]); err != nil {
+			return err
+		}
 	}
-	w.u32(crc32.ChecksumIEEE(w.b))
-	return w.b
+	_, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32()))
+	return err
 }
 
 // ---- reader ----

@@ -3,7 +3,7 @@ package isa
 import (
 	"encoding/binary"
 	"fmt"
-	"strings"
+	"strconv"
 )
 
 // Inst is one decoded instruction: its opcode and operand values in the
@@ -130,10 +130,22 @@ func (in Inst) Format() string {
 	if info == nil {
 		return in.Op.String()
 	}
-	var b strings.Builder
-	b.WriteString(info.Name)
-	for i, f := range info.Fields {
-		fmt.Fprintf(&b, " %s=%d", f.Name, in.Args[i])
+	return string(in.appendFormat(nil))
+}
+
+// appendFormat appends Format's text to dst (the listing writer formats
+// every instruction of a program with it).
+func (in Inst) appendFormat(dst []byte) []byte {
+	info := in.Op.Info()
+	if info == nil {
+		return append(dst, in.Op.String()...)
 	}
-	return b.String()
+	dst = append(dst, info.Name...)
+	for i, f := range info.Fields {
+		dst = append(dst, ' ')
+		dst = append(dst, f.Name...)
+		dst = append(dst, '=')
+		dst = strconv.AppendUint(dst, in.Args[i], 10)
+	}
+	return dst
 }

@@ -3,6 +3,7 @@ package isa
 import (
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // Magic starts every .pimb file.
@@ -332,11 +333,13 @@ func (im *Image) validate() error {
 		}
 	}
 	if im.Pool == EDRAM {
-		for r := 0; r < int(im.Rows); r++ {
-			for j := range im.Chans {
-				if im.Bit(r, j, 0) && im.Bit(r, j, 1) {
-					return fmt.Errorf("row %d channel %d: both + and − cells set", r, j)
-				}
+		// Two planes per channel: four channels a byte, + cells at the
+		// even bits. Checked a byte at a time (validation runs on every
+		// emitted program).
+		rb := im.RowBytes()
+		for i, b := range im.Bits {
+			if both := b & (b >> 1) & 0x55; both != 0 {
+				return fmt.Errorf("row %d channel %d: both + and − cells set", i/rb, i%rb*4+bits.TrailingZeros8(both)/2)
 			}
 		}
 	}

@@ -1,12 +1,15 @@
 package isa
 
 import (
+	"bufio"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Disassemble prints the program as the listing Assemble reads back (the
@@ -14,31 +17,45 @@ import (
 // its index in the stream and the IR node the symbol table maps it to.
 func Disassemble(p *Program) string {
 	var b strings.Builder
+	WriteListing(&b, p) // a strings.Builder never fails
+	return b.String()
+}
+
+// WriteListing writes Disassemble's listing to w, buffered, without
+// holding the whole text (a ResNet-18 listing is ~12 MB). Image rows and
+// instructions are formatted with append-style helpers rather than
+// fmt: they are nearly all of the text.
+func WriteListing(w io.Writer, p *Program) error {
+	b := bufio.NewWriterSize(w, 64<<10)
 	b.WriteString("; pimc program listing: `pimc dis` prints it, isa.Assemble turns it back into the identical .pimb bytes\n")
-	fmt.Fprintf(&b, ".pimb %d\n", Version)
-	fmt.Fprintf(&b, ".hw %s %s\n", strconv.Quote(p.HWName), hex.EncodeToString(p.Fingerprint[:]))
-	fmt.Fprintf(&b, ".model %s\n", strconv.Quote(p.Model))
-	fmt.Fprintf(&b, ".abuf %d\n.psum %d\n", p.ABufWords, p.PSumWords)
+	fmt.Fprintf(b, ".pimb %d\n", Version)
+	fmt.Fprintf(b, ".hw %s %s\n", strconv.Quote(p.HWName), hex.EncodeToString(p.Fingerprint[:]))
+	fmt.Fprintf(b, ".model %s\n", strconv.Quote(p.Model))
+	fmt.Fprintf(b, ".abuf %d\n.psum %d\n", p.ABufWords, p.PSumWords)
 	for _, pt := range p.Ports {
 		dir := "input"
 		if pt.Out {
 			dir = "output"
 		}
-		fmt.Fprintf(&b, ".%s %s %s %s @%d\n", dir, strconv.Quote(pt.Name), pt.DType, intList(pt.Shape), pt.Addr)
+		fmt.Fprintf(b, ".%s %s %s %s @%d\n", dir, strconv.Quote(pt.Name), pt.DType, intList(pt.Shape), pt.Addr)
 	}
 	for i, c := range p.Consts {
-		fmt.Fprintf(&b, ".const %d %s\n", i, formatConst(c))
+		fmt.Fprintf(b, ".const %d %s\n", i, formatConst(c))
 	}
+	var line []byte
 	for i := range p.Images {
 		im := &p.Images[i]
 		chans := make([]int64, len(im.Chans))
 		for j, c := range im.Chans {
 			chans[j] = int64(c)
 		}
-		fmt.Fprintf(&b, ".image %d %s planes=%d rows=%d r0=%d chans=%s\n", i, im.Pool, im.Planes, im.Rows, im.R0, intList(chans))
+		fmt.Fprintf(b, ".image %d %s planes=%d rows=%d r0=%d chans=%s\n", i, im.Pool, im.Planes, im.Rows, im.R0, intList(chans))
 		rb := im.RowBytes()
 		for r := 0; r < int(im.Rows); r++ {
-			fmt.Fprintf(&b, "  %s\n", hex.EncodeToString(im.Bits[r*rb:(r+1)*rb]))
+			line = append(line[:0], "  "...)
+			line = hex.AppendEncode(line, im.Bits[r*rb:(r+1)*rb])
+			line = append(line, '\n')
+			b.Write(line)
 		}
 	}
 	// Symbol names per instruction, for comments.
@@ -55,23 +72,33 @@ func Disassemble(p *Program) string {
 	}
 	for e := Engine(0); e < NumEngines; e++ {
 		s := &p.Streams[e]
-		fmt.Fprintf(&b, ".stream %s entry=%d\n", e, s.Entry)
+		fmt.Fprintf(b, ".stream %s entry=%d\n", e, s.Entry)
 		for j, in := range s.Code {
 			if uint32(j) == s.Entry {
-				fmt.Fprintf(&b, "; ---- per-inference code ----\n")
+				b.WriteString("; ---- per-inference code ----\n")
 			}
-			txt := in.Format()
+			// "    %-64s ; %d %s\n" (the name omitted when empty); fmt pads
+			// to 64 runes.
+			line = append(line[:0], "    "...)
+			n0 := len(line)
+			line = in.appendFormat(line)
+			for pad := 64 - utf8.RuneCount(line[n0:]); pad > 0; pad-- {
+				line = append(line, ' ')
+			}
+			line = append(line, " ; "...)
+			line = strconv.AppendInt(line, int64(j), 10)
 			if n := names[e][j]; n != "" {
-				fmt.Fprintf(&b, "    %-64s ; %d %s\n", txt, j, n)
-			} else {
-				fmt.Fprintf(&b, "    %-64s ; %d\n", txt, j)
+				line = append(line, ' ')
+				line = append(line, n...)
 			}
+			line = append(line, '\n')
+			b.Write(line)
 		}
 	}
 	for _, s := range p.Syms {
-		fmt.Fprintf(&b, ".sym %s %d %d %s\n", s.Engine, s.Start, s.End, strconv.Quote(s.Name))
+		fmt.Fprintf(b, ".sym %s %d %d %s\n", s.Engine, s.Start, s.End, strconv.Quote(s.Name))
 	}
-	return b.String()
+	return b.Flush()
 }
 
 func intList(v []int64) string {
