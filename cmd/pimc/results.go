@@ -21,7 +21,7 @@ import (
 	"pimc/ir"
 )
 
-const resultsUsage = "results [--out FILE] [--shared DIR] [--quick] [--models LIST] [--population P] [--generations G] [--search-images N] [--report-images N] [--seed S] [--max-drop PTS] [--hw FILE] [--work DIR]"
+const resultsUsage = "results [--out FILE] [--shared DIR] [--quick] [--models LIST] [--population P] [--generations G] [--search-images N] [--report-images N] [--seed S] [--max-drop PTS] [--hw FILE] [--work DIR [--resume]]"
 
 // resultsModel is one row of docs/results.md: a real model of
 // ../shared/data (MANIFEST.md) and how it is fed (docs/accuracy.md).
@@ -58,7 +58,7 @@ var resultsModels = []resultsModel{
 type resultsFlags struct {
 	out, shared, work, hwFile string
 	testdata                  string
-	quick                     bool
+	quick, resume             bool
 	models                    listFlag
 	population, generations   int
 	searchImages, reportImgs  int
@@ -78,7 +78,7 @@ func runResults(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&r.out, "out", "docs/results.md", "Markdown `FILE` to write")
 	fs.StringVar(&r.shared, "shared", "../shared", "`DIR` holding data/MANIFEST.md and the full test sets; testdata's slices are used when it is missing")
 	fs.StringVar(&r.testdata, "testdata", "testdata", "The repository's testdata `DIR` (models/ and data/ slices)")
-	fs.BoolVar(&r.quick, "quick", false, "Use testdata's slices and small sizes (minutes, not hours)")
+	fs.BoolVar(&r.quick, "quick", false, "Use testdata's slices and small sizes (minutes, not hours); without --shared's data these are the defaults")
 	fs.Var(&r.models, "models", "Comma-separated model names (default: all seven)")
 	fs.IntVar(&r.population, "population", 0, "Search population (default 16; --quick 6)")
 	fs.IntVar(&r.generations, "generations", -1, "Search generations (default 10; --quick 2)")
@@ -88,7 +88,8 @@ func runResults(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&r.seed, "seed", 1, "Search seed")
 	fs.Float64Var(&r.maxDrop, "max-drop", 1, "Search's --max-drop (points below INT4-only on the search slice)")
 	fs.StringVar(&r.hwFile, "hw", "", "Hardware description `FILE` (default: the built-in one)")
-	fs.StringVar(&r.work, "work", "", "Keep each model's search and compile outputs under `DIR`, and resume interrupted searches from it (default: a temporary folder, removed)")
+	fs.StringVar(&r.work, "work", "", "Keep each model's search and compile outputs under `DIR` (default: a temporary folder, removed)")
+	fs.BoolVar(&r.resume, "resume", false, "Continue the searches from their checkpoints in --work (same sizes; only while the quantizer and cost model are unchanged)")
 	fs.IntVar(&r.workers, "workers", 0, "Parallel candidates / images (default: the number of CPUs); never changes results")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -97,10 +98,19 @@ func runResults(args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 0 {
 		return usageError(stderr, "results", "unexpected arguments %q", pos)
 	}
+	if r.resume && r.work == "" {
+		return usageError(stderr, "results", "--resume needs --work DIR")
+	}
+	// A clone without ../shared has only testdata's 500-image slices: the
+	// small sizes are the ones that fit.
+	small := r.quick
+	if _, err := os.Stat(filepath.Join(r.shared, "data", "MANIFEST.md")); err != nil {
+		small = true
+	}
 	def := func(v *int, full, quick int) {
 		if *v <= 0 {
 			*v = full
-			if r.quick {
+			if small {
 				*v = quick
 			}
 		}
@@ -111,7 +121,7 @@ func runResults(args []string, stdout, stderr io.Writer) int {
 	def(&r.calibLimit, 256, 100)
 	if r.generations < 0 {
 		r.generations = 10
-		if r.quick {
+		if small {
 			r.generations = 2
 		}
 	}
@@ -253,10 +263,10 @@ func (r *resultsFlags) model(m resultsModel, model, data, calib, dir string, std
 	fmt.Fprintf(stderr, "pimc results: %s: search\n", m.name)
 	var out, errb bytes.Buffer
 	args := append(append([]string{}, row.search...), "--progress", "off", "--workers", strconv.Itoa(r.workers))
-	if r.work != "" {
-		// A kept work folder lets an interrupted run continue; the search
-		// refuses a checkpoint of other sizes, and resuming never changes
-		// the result.
+	if r.resume {
+		// The search refuses a checkpoint of other sizes, flags or data, and
+		// resuming never changes its result; but its cached evaluations are
+		// stale once the quantizer or cost model changes, hence opt-in.
 		args = append(args, "--resume")
 	}
 	if code := runSearch(args, &out, &errb); code != 0 {
@@ -561,7 +571,7 @@ func (r *resultsFlags) write(w io.Writer, rows []*resultsRow, source, hwName, fp
 	}
 	p("- The searches are small: population %d and %d generations gave %d to %d distinct candidates per model,\n", r.population, r.generations, lo, hi)
 	p("  on 9-level grids over %d to %d layers. Larger searches (the issue's size is population 32, 20\n", lmin, lmax)
-	p("  generations, 1,000 images) find fronts at least as good; their cost is in docs/search.md, \"Speed\".\n")
+	p("  generations, 1,000 images) explore far more of the grid; their cost is in docs/search.md, \"Speed\".\n")
 	p("- CIFAR-10 accuracies are on the lossy JPEG copy (1–9 points below lossless pixels; MANIFEST.md).\n")
 	p("- The search is deterministic for its seed; this file has no timings, so equal inputs give equal bytes.\n")
 }

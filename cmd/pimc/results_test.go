@@ -60,7 +60,7 @@ func TestResultsQuick(t *testing.T) {
 }
 
 func TestResultsUsage(t *testing.T) {
-	for _, args := range [][]string{{"--models", "nope"}, {"extra"}} {
+	for _, args := range [][]string{{"--models", "nope"}, {"extra"}, {"--resume"}} {
 		var out, errb bytes.Buffer
 		if code := runResults(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "pimc results") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errb.String())
