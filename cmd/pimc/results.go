@@ -66,6 +66,7 @@ type resultsFlags struct {
 	seed                      uint64
 	maxDrop                   float64
 	workers                   int
+	alloc                     *allocFlag
 	args                      []string // as given, for the doc
 }
 
@@ -88,6 +89,7 @@ func runResults(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&r.seed, "seed", 1, "Search seed")
 	fs.Float64Var(&r.maxDrop, "max-drop", 1, "Search's --max-drop (points below INT4-only on the search slice)")
 	fs.StringVar(&r.hwFile, "hw", "", "Hardware description `FILE` (default: the built-in one)")
+	r.alloc = addAllocFlag(fs)
 	fs.StringVar(&r.work, "work", "", "Keep each model's search and compile outputs under `DIR` (default: a temporary folder, removed)")
 	fs.BoolVar(&r.resume, "resume", false, "Continue the searches from their checkpoints in --work (same sizes; only while the quantizer and cost model are unchanged)")
 	fs.IntVar(&r.workers, "workers", 0, "Parallel candidates / images (default: the number of CPUs); never changes results")
@@ -253,9 +255,12 @@ func (r *resultsFlags) model(m resultsModel, model, data, calib, dir string, std
 	if r.hwFile != "" {
 		common = append(common, "--hw", r.hwFile)
 	}
+	// Passed explicitly to search and compile so that both cost the same
+	// mapping and the file names the objective it was made with.
+	alloc := []string{"--alloc", string(r.alloc.objective())}
 	row := &resultsRow{m: m, reportStart: reserve}
 	sdir := filepath.Join(dir, "search")
-	row.search = append(append([]string{"--data", data}, common...),
+	row.search = append(append(append([]string{"--data", data}, common...), alloc...),
 		"--report-limit", strconv.Itoa(reserve+r.reportImgs), "--limit", strconv.Itoa(r.searchImages),
 		"--population", strconv.Itoa(r.population), "--generations", strconv.Itoa(r.generations),
 		"--seed", strconv.FormatUint(r.seed, 10), "--max-drop", strconv.FormatFloat(r.maxDrop, 'g', -1, 64),
@@ -282,7 +287,7 @@ func (r *resultsFlags) model(m resultsModel, model, data, calib, dir string, std
 	best := filepath.Join(sdir, "best.json")
 
 	fmt.Fprintf(stderr, "pimc results: %s: compile\n", m.name)
-	row.comp = append(append([]string{"--ratios", best}, common...), "--json", "-o", filepath.Join(dir, "compile"), model)
+	row.comp = append(append(append([]string{"--ratios", best}, common...), alloc...), "--json", "-o", filepath.Join(dir, "compile"), model)
 	out.Reset()
 	errb.Reset()
 	if code := runCompile(row.comp, &out, &errb); code != 0 {
@@ -430,30 +435,6 @@ func countCorrect(inputs []*ir.Tensor, labels [][]int, batch, workers int, fn fu
 	return total, nil
 }
 
-// flagDefault returns the default value and description of flag name of
-// a subcommand, as `pimc help CMD` prints them; ok is false when the
-// subcommand has no such flag.
-func flagDefault(run func([]string, io.Writer, io.Writer) int, name string) (def, desc string, ok bool) {
-	var errb bytes.Buffer
-	run([]string{"-h"}, io.Discard, &errb)
-	lines := strings.Split(errb.String(), "\n")
-	for i, l := range lines {
-		t := strings.TrimSpace(l)
-		if t != "-"+name && !strings.HasPrefix(t, "-"+name+" ") {
-			continue
-		}
-		if i+1 < len(lines) {
-			desc = strings.TrimSpace(lines[i+1])
-		}
-		if j := strings.LastIndex(desc, " (default "); j >= 0 && strings.HasSuffix(desc, ")") {
-			def = strings.Trim(desc[j+len(" (default "):len(desc)-1], `"`)
-			desc = desc[:j]
-		}
-		return def, desc, true
-	}
-	return "", "", false
-}
-
 func (r *resultsFlags) write(w io.Writer, rows []*resultsRow, source, hwName, fp string) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	cmd := "pimc results"
@@ -472,16 +453,7 @@ func (r *resultsFlags) write(w io.Writer, rows []*resultsRow, source, hwName, fp
 	p("  INT4-only, on the search slice). `best.json` is the least-energy candidate within that budget.\n")
 	p("- **Cost** (energy, memory, latency): `pimc compile --ratios best.json`, whose report compares the\n")
 	p("  searched ratios with INT4-only (r = 1) and TB-only (r = 0) compiled from the same calibration.\n")
-	for _, f := range []struct {
-		cmd string
-		run func([]string, io.Writer, io.Writer) int
-	}{{"compile", runCompile}, {"search", runSearch}} {
-		if def, desc, ok := flagDefault(f.run, "alloc"); ok {
-			p("  `pimc %s` ran with its default array allocation objective, `--alloc %s` (%s).\n", f.cmd, def, desc)
-		} else {
-			p("  `pimc %s` has no `--alloc` flag in this tree: its array allocation is the built-in one.\n", f.cmd)
-		}
-	}
+	p("  Both ran with the array allocation objective `--alloc %s` (docs/mapping.md, \"Objectives\").\n", r.alloc.objective())
 	p("- **Accuracy**: top-1 on a report slice that neither calibration nor search has seen, measured as\n")
 	p("  `pimc eval` does (quantized reference executor, the hardware's ADC model). Positions count in\n")
 	p("  file order for MNIST and Fashion-MNIST, and class-interleaved for the CIFAR-10 JPEG set (its tar is\n")

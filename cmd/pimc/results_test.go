@@ -44,12 +44,10 @@ func TestResultsQuick(t *testing.T) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
 		}
 	}
-	// The allocation objective the cost used is recorded.
-	if def, _, ok := flagDefault(runCompile, "alloc"); ok && !strings.Contains(md, "`--alloc "+def+"`") {
-		t.Errorf("results.md does not record compile's --alloc default %q", def)
-	}
-	if def, desc, ok := flagDefault(runSearch, "population"); !ok || def != "24" || !strings.Contains(desc, "Population") {
-		t.Errorf("flagDefault(search, population) = %q, %q, %v", def, desc, ok)
+	// The allocation objective the cost used is recorded, and was passed
+	// to both commands.
+	if !strings.Contains(md, "`--alloc "+string(defaultAlloc)+"`") || !strings.Contains(md, "--alloc "+string(defaultAlloc)+" ") {
+		t.Errorf("results.md does not record --alloc %s", defaultAlloc)
 	}
 	// The workers and the output name are in the recorded command; the rest
 	// must be byte-identical.
