@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"math"
 
 	"pimc/backend/isa"
 	"pimc/hw"
@@ -12,8 +13,9 @@ import (
 // Emit lowers a quantized module to a program for h. The module's graph
 // inputs must be float tensors, its outputs float tensors (Dequantize or a
 // float op after it), and every other op one the chip runs: the pimc ops of
-// ir/op_pimc.go, reshapes and transposes of codes, Softmax and LogSoftmax.
-// The layers are allocated with o.Mapping(), the options to cost the
+// ir/op_pimc.go, reshapes and transposes of codes, Softmax and LogSoftmax,
+// and the float ops of the fop instruction (floatOps: LRN and elementwise
+// activations) on float32 tensors. The layers are allocated with o.Mapping(), the options to cost the
 // program with. The result is deterministic: equal modules and options give
 // equal bytes.
 func Emit(m *ir.Module, h *hw.Hardware, o Options) (*isa.Program, error) {
@@ -353,9 +355,111 @@ func (e *emitter) lower(n *ir.Node, i int, last map[*ir.Value]int) error {
 		k := e.cnst(isa.KSoftmax, ir.NumElems(xs[:axis]), xs[axis], ir.NumElems(xs[axis+1:]), log)
 		ppu(isa.I(isa.OpSOFTMAX, u(y.addr), u(x.addr), k))
 	default:
-		return n.Errorf("not supported by the chip (the PPU runs the pimc ops, reshapes, Transpose, Softmax and LogSoftmax)")
+		f, ok := floatOps[n.Op]
+		if !ok {
+			return n.Errorf("not supported by the chip (the PPU runs the pimc ops, reshapes, Transpose, Softmax, LogSoftmax, LRN and the float activations of docs/isa.md)")
+		}
+		k, err := e.fop(n, f)
+		if err != nil {
+			return err
+		}
+		ppu(isa.I(isa.OpFOP, u(y.addr), u(x.addr), k))
 	}
 	return nil
+}
+
+// floatOps are the float ops the PPU's fop instruction runs.
+var floatOps = map[ir.Op]isa.FloatOp{
+	ir.OpLRN: isa.FopLRN, ir.OpRelu: isa.FopRelu, ir.OpLeakyRelu: isa.FopLeakyRelu, ir.OpElu: isa.FopElu,
+	ir.OpSelu: isa.FopSelu, ir.OpSigmoid: isa.FopSigmoid, ir.OpHardSigmoid: isa.FopHardSigmoid,
+	ir.OpHardSwish: isa.FopHardSwish, ir.OpTanh: isa.FopTanh, ir.OpSoftplus: isa.FopSoftplus,
+	ir.OpSoftsign: isa.FopSoftsign, ir.OpMish: isa.FopMish, ir.OpGelu: isa.FopGelu, ir.OpExp: isa.FopExp,
+	ir.OpLog: isa.FopLog, ir.OpNeg: isa.FopNeg, ir.OpAbs: isa.FopAbs, ir.OpSqrt: isa.FopSqrt,
+	ir.OpReciprocal: isa.FopReciprocal, ir.OpCeil: isa.FopCeil, ir.OpFloor: isa.FopFloor,
+	ir.OpRound: isa.FopRound, ir.OpErf: isa.FopErf, ir.OpSign: isa.FopSign, ir.OpClip: isa.FopClip,
+}
+
+// fop builds the descriptor of a float op: the attributes the FP32
+// interpreter reads, with its defaults (interp/unary.go, interp/norm.go).
+func (e *emitter) fop(n *ir.Node, f isa.FloatOp) (uint64, error) {
+	xv, yv := n.In(0), n.Out(0)
+	if xv.Type.DType != ir.Float32 || yv.Type.DType != ir.Float32 || !sameShape(xv.Type.Shape, yv.Type.Shape) {
+		return 0, n.Errorf("%s of %s to %s: the PPU runs float ops on float32 tensors of one shape", n.Op, xv.Type, yv.Type)
+	}
+	xs := xv.Type.Shape
+	batch, c, inner := int64(1), int64(1), ir.NumElems(xs)
+	if len(xs) >= 2 {
+		batch, c, inner = xs[0], xs[1], ir.NumElems(xs[2:])
+	}
+	var size, mode int64
+	var fl [3]float32
+	switch f {
+	case isa.FopLRN:
+		if len(xs) < 3 {
+			return 0, n.Errorf("LRN of a rank-%d tensor (want >= 3)", len(xs))
+		}
+		size = n.Int("size", 0)
+		if size <= 0 {
+			return 0, n.Errorf("LRN size=%d must be positive", size)
+		}
+		fl = [3]float32{n.Float("alpha", 1e-4), n.Float("beta", 0.75), n.Float("bias", 1)}
+	case isa.FopLeakyRelu:
+		fl[0] = n.Float("alpha", 0.01)
+	case isa.FopElu:
+		fl[0] = n.Float("alpha", 1)
+	case isa.FopSelu:
+		fl[0], fl[1] = n.Float("alpha", 1.67326319217681884765625), n.Float("gamma", 1.05070102214813232421875)
+	case isa.FopHardSigmoid:
+		fl[0], fl[1] = n.Float("alpha", 0.2), n.Float("beta", 0.5)
+	case isa.FopGelu:
+		switch a := n.Str("approximate", "none"); a {
+		case "none":
+		case "tanh":
+			mode = 1
+		default:
+			return 0, n.Errorf("Gelu approximate=%q", a)
+		}
+	case isa.FopClip:
+		fl[0], fl[1] = float32(math.Inf(-1)), float32(math.Inf(1))
+		for j := 1; j <= 2; j++ {
+			b := n.In(j)
+			if b == nil {
+				continue
+			}
+			if !b.IsConst() || b.Const.Len() != 1 || b.Const.DType != ir.Float32 {
+				return 0, n.Errorf("Clip bound %q must be a float32 scalar constant on the chip", b.Name)
+			}
+			fl[j-1] = float32(b.Const.Float(0))
+		}
+	}
+	for _, d := range []int64{batch, c, inner} {
+		if d < 1 || d > 1<<24 {
+			return 0, n.Errorf("%s of shape %v: the fop descriptor's batch, channels and inner size must be 1..2^24", n.Op, xs)
+		}
+	}
+	if size > 1<<24 {
+		return 0, n.Errorf("LRN size=%d above 2^24", size)
+	}
+	vals := []int64{int64(f), batch, c, inner, size, mode}
+	for i, v := range fl {
+		if f.Info().Floats[i] == "" {
+			v = 0
+		}
+		vals = append(vals, isa.F32Bits(v))
+	}
+	return e.cnst(isa.KFop, vals...), nil
+}
+
+func sameShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // allocator is a first-fit allocator of activation-buffer words.

@@ -118,9 +118,49 @@ func TestEmitSymbolsAndSync(t *testing.T) {
 }
 
 func TestEmitRejectsUnsupportedOps(t *testing.T) {
-	q := tinyNet(t, ir.OpSigmoid)
+	q := tinyNet(t, ir.OpReduceMean)
 	_, err := Emit(q, hw.Default(), Options{})
-	if err == nil || !strings.Contains(err.Error(), `node "tail" (Sigmoid): not supported by the chip`) {
+	if err == nil || !strings.Contains(err.Error(), `node "tail" (ReduceMean): not supported by the chip`) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestEmitFloatOps: every float op of the fop table is emitted as one fop
+// with its interpreter defaults (here: a float tail after the last
+// Dequantize).
+func TestEmitFloatOps(t *testing.T) {
+	for op, f := range floatOps {
+		if op == ir.OpLRN || op == ir.OpClip || op == ir.OpRelu {
+			// LRN needs rank ≥ 3 and Clip its bounds (runtime.TestBitExactFloatOps
+			// has both); the quantizer fuses a Relu after a Gemm.
+			continue
+		}
+		q := tinyNet(t, op)
+		p, err := Emit(q, hw.Default(), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		var got []isa.Const
+		for _, c := range p.Consts {
+			if c.Kind == isa.KFop {
+				got = append(got, c)
+			}
+		}
+		if len(got) != 1 || isa.FloatOp(got[0].Get("op")) != f || got[0].Get("batch") != 1 || got[0].Get("c") != 4 || got[0].Get("inner") != 1 {
+			t.Fatalf("%s: fop descriptors %v", op, got)
+		}
+		switch op {
+		case ir.OpLeakyRelu:
+			if got[0].F32("f0") != 0.01 {
+				t.Errorf("LeakyRelu alpha %v", got[0].F32("f0"))
+			}
+		case ir.OpHardSigmoid:
+			if got[0].F32("f0") != 0.2 || got[0].F32("f1") != 0.5 {
+				t.Errorf("HardSigmoid alpha, beta %v %v", got[0].F32("f0"), got[0].F32("f1"))
+			}
+		}
+		if !strings.Contains(isa.Disassemble(p), "fop dst=") {
+			t.Errorf("%s: listing lacks the fop", op)
+		}
 	}
 }

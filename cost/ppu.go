@@ -38,10 +38,16 @@ func ppuOps(n *ir.Node, elems int64) int64 {
 	case ir.OpSoftmax, ir.OpLogSoftmax:
 		// exp, sum, divide (or subtract the log).
 		return 3 * elems
+	case ir.OpLRN:
+		// The fop instruction: size multiply-adds of the squares' sum
+		// (the nominal window, also at the edges), the power and the
+		// division per element (isa.FopElemOps).
+		return (n.Int("size", 0) + 2) * elems
 	}
 	// QuantizeInput, Dequantize, QRescale, QRelu: one arithmetic step;
 	// QConcat, Transpose and other movements: one copy; any other op
-	// (float ops the quantizer left): one op per output element.
+	// (float ops the quantizer left, e.g. the elementwise activations of
+	// the fop instruction): one op per output element.
 	return elems
 }
 

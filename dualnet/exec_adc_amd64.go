@@ -32,6 +32,9 @@ var useVNNI = useAVX512 && func() bool { _, _, c7, _ := cpuid(7, 0); return c7&(
 // useVBMI: AVX512_VBMI (VPERMT2B) on top of useAVX512.
 var useVBMI = useAVX512 && func() bool { _, _, c7, _ := cpuid(7, 0); return c7&(1<<1) != 0 }()
 
+// useGFNI: GFNI (VGF2P8AFFINEQB) on top of useVBMI.
+var useGFNI = useVBMI && func() bool { _, _, c7, _ := cpuid(7, 0); return c7&(1<<8) != 0 }()
+
 //go:noescape
 func adcCorr512(planes *uint64, coefs *int64, np int, w *uint64, wbits, rows8 int, sat int64, out *int32)
 
@@ -39,10 +42,10 @@ func adcCorr512(planes *uint64, coefs *int64, np int, w *uint64, wbits, rows8 in
 func tbTiles512(b *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32)
 
 //go:noescape
-func adcPix512(x *uint8, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int64, out *int32, tmp *uint64)
+func adcPix512(x *uint8, xstride, npix int, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int64, out *int32, ostride int, tmp *uint64)
 
 //go:noescape
-func tbPix512(x *uint8, tau uint8, tmask *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32, tmp *uint64)
+func tbPix512(x *uint8, xstride, npix int, tau uint8, tmask *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32, ostride int, tmp *uint64)
 
 //go:noescape
 func nhwc512(src *int32, hw, cin, n int, xoff int32, dst *uint8)
@@ -58,3 +61,12 @@ func dot8VNNI(x *uint8, w *int8, n, stride int, out *int32)
 
 //go:noescape
 func rqT512(acc *int32, rall int, rows *rqRow, ngroups, npos int, out *int32, P int, res *int32)
+
+//go:noescape
+func dotBlkVNNI(x *uint8, xstride, npix int, w *int8, kq, ngroups int, bias *int32, out *int32, ostride int, lastMask uint64)
+
+//go:noescape
+func gatherBlk512(dst *uint8, xs int, src *uint8, bases *int, npix int, runs *run, nruns int)
+
+//go:noescape
+func adcPixG512(x *uint8, xstride, npix int, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int32, out *int32, ostride int, tmp *uint64)

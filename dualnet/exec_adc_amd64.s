@@ -120,17 +120,27 @@ tbtile:
 	VZEROUPPER
 	RET
 
-// func tbPix512(x *uint8, tau uint8, tmask *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32, tmp *uint64)
+// func tbPix512(x *uint8, xstride, npix int, tau uint8, tmask *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32, ostride int, tmp *uint64)
 //
-// tbTiles512 forming its binary inputs itself: b = [x ≥ tau] per byte
+// tbTiles512 forming its binary inputs itself, for npix window vectors
+// (x[p·xstride:], outputs out[p·ostride:]): b = [x ≥ tau] per byte
 // (VPCMPUB), per 128-row tile two words masked by tmask, into tmp
-// (2·ntiles words). x must be readable for 128·ntiles bytes.
-TEXT ·tbPix512(SB), NOSPLIT, $0-72
-	MOVQ x+0(FP), SI
-	VPBROADCASTB tau+8(FP), Z29
-	MOVQ tmask+16(FP), R8
-	MOVQ ntiles+24(FP), CX
-	MOVQ tmp+64(FP), DI
+// (2·ntiles words). x must be readable for 128·ntiles bytes per vector.
+TEXT ·tbPix512(SB), NOSPLIT, $0-96
+	VPBROADCASTB tau+24(FP), Z29
+	VPBROADCASTQ sat+64(FP), Z31
+	MOVQ x+0(FP), AX
+	VMOVQ AX, X25
+	MOVQ out+72(FP), AX
+	VMOVQ AX, X26
+	MOVQ npix+16(FP), AX
+	VMOVQ AX, X27
+
+tppix:
+	VMOVQ X25, SI
+	MOVQ tmask+32(FP), R8
+	MOVQ ntiles+40(FP), CX
+	MOVQ tmp+88(FP), DI
 	MOVQ DI, R12
 
 tpbits:
@@ -151,11 +161,10 @@ tpbits:
 	JNZ tpbits
 
 	MOVQ DI, SI
-	MOVQ ntiles+24(FP), CX
-	MOVQ w+32(FP), R8
-	MOVQ rows8+40(FP), R10
-	MOVQ out+56(FP), R11
-	VPBROADCASTQ sat+48(FP), Z31
+	MOVQ ntiles+40(FP), CX
+	MOVQ w+48(FP), R8
+	MOVQ rows8+56(FP), R10
+	VMOVQ X26, R11
 	MOVQ R10, AX
 	SHLQ $5, AX            // bytes per tile: 4 words × rows8 × 8
 	LEAQ (R10)(R10*2), R9  // 3·rows8
@@ -195,70 +204,89 @@ tptile:
 	ADDQ $8, BX
 	CMPQ BX, R10
 	JLT tpgroup
+
+	VMOVQ X25, AX
+	ADDQ xstride+8(FP), AX
+	VMOVQ AX, X25
+	VMOVQ X26, AX
+	MOVQ ostride+80(FP), BX
+	LEAQ (AX)(BX*4), AX
+	VMOVQ AX, X26
+	VMOVQ X27, AX
+	DECQ AX
+	VMOVQ AX, X27
+	JNZ tppix
 	VZEROUPPER
 	RET
 
-// func adcPix512(x *uint8, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int64, out *int32, tmp *uint64)
+// func adcPix512(x *uint8, xstride, npix int, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int64, out *int32, ostride int, tmp *uint64)
 //
-// The whole SRAM ADC correction of one window vector for 128-row tiles:
-// per tile t, the input bit planes of x[128t : 128t+128] ^ flip (masked
-// by tmask[2t], tmask[2t+1]) are formed with VPMOVB2M; a plane holding
-// more than sat ones is "unsafe", and for the unsafe planes i
+// The whole SRAM ADC correction of npix window vectors (x[p·xstride:],
+// corrections added to out[p·ostride:]) for 128-row tiles: per tile t,
+// the input bit planes of x[128t : 128t+128] ^ flip (masked by tmask[2t],
+// tmask[2t+1]) are formed with VPTESTMB; a plane holding more than sat
+// ones is "unsafe", and for the unsafe planes i
 //   out[r] += Σ_j coefs[i·wbits+j] · max(cnt(i, j, r) − sat, 0)
-// as in adcCorr512 (w: [tile][wbits][word][rows8]). x must be readable
-// for 128·ntiles bytes; tmp holds 3·xbits words.
-TEXT ·adcPix512(SB), NOSPLIT, $0-96
-	MOVQ x+0(FP), SI
-	VPBROADCASTB flip+8(FP), Z29
-	MOVQ tmask+24(FP), R8
-	MOVQ ntiles+32(FP), CX
-	MOVQ w+40(FP), R9
-	MOVQ rows8+56(FP), R10
-	VPBROADCASTQ sat+64(FP), Z31
-	MOVQ tmp+88(FP), DI
-	VPXORQ Z30, Z30, Z30
+// as in adcCorr512 (w: [tile][wbits][word][rows8]; the excess is formed
+// with one VPSUBUSW, counts ≤ 128 being in each qword's low word). x must
+// be readable for 128·ntiles bytes per vector; tmp holds 3·xbits words.
+TEXT ·adcPix512(SB), NOSPLIT, $0-120
+	VPBROADCASTB flip+24(FP), Z29
+	VPBROADCASTQ sat+80(FP), Z31
+	MOVL $0x01010101, AX
+	VPBROADCASTD AX, Z28
+	MOVQ x+0(FP), AX
+	VMOVQ AX, X25
+	MOVQ out+96(FP), AX
+	VMOVQ AX, X26
+	MOVQ npix+16(FP), AX
+	VMOVQ AX, X27
+	MOVQ rows8+72(FP), R10
+	MOVQ tmp+112(FP), DI
+
+appix:
+	VMOVQ X25, SI
+	MOVQ tmask+40(FP), R8
+	MOVQ ntiles+48(FP), CX
+	MOVQ w+56(FP), R9
 
 aptile:
 	MOVQ (R8), AX          // a tile of ≤ sat rows cannot saturate
 	ORQ 8(R8), AX
 	JZ aptilenext
+	KMOVQ (R8), K3
+	KMOVQ 8(R8), K4
 	VMOVDQU64 (SI), Z10
 	VMOVDQU64 64(SI), Z11
 	VPXORQ Z29, Z10, Z10
 	VPXORQ Z29, Z11, Z11
+	VMOVDQA64 Z28, Z20     // plane i's bit in every byte
 	XORQ R12, R12          // unsafe planes
 	XORQ R11, R11          // plane i
+	MOVQ coefs+88(FP), R14 // plane i's coefficients
 
 applane:
-	MOVQ $7, AX
-	SUBQ R11, AX
-	MOVQ AX, X12
-	VPSLLW X12, Z10, Z13
-	VPMOVB2M Z13, K1
+	VPTESTMB Z20, Z10, K3, K1
+	VPTESTMB Z20, Z11, K4, K2
 	KMOVQ K1, AX
-	ANDQ (R8), AX
-	VPSLLW X12, Z11, Z13
-	VPMOVB2M Z13, K2
 	KMOVQ K2, BX
-	ANDQ 8(R8), BX
 	POPCNTQ AX, DX
 	POPCNTQ BX, R13
 	ADDQ R13, DX
-	CMPQ DX, sat+64(FP)
+	VPADDB Z20, Z20, Z20
+	CMPQ DX, sat+80(FP)
 	JLE apnext
 	LEAQ (R12)(R12*2), R13
 	MOVQ AX, (DI)(R13*8)
 	MOVQ BX, 8(DI)(R13*8)
-	MOVQ R11, R14
-	IMULQ wbits+48(FP), R14
-	SHLQ $3, R14
-	ADDQ coefs+72(FP), R14
 	MOVQ R14, 16(DI)(R13*8)
 	INCQ R12
 
 apnext:
+	MOVQ wbits+64(FP), AX
+	LEAQ (R14)(AX*8), R14
 	INCQ R11
-	CMPQ R11, xbits+16(FP)
+	CMPQ R11, xbits+32(FP)
 	JLT applane
 
 	TESTQ R12, R12
@@ -266,6 +294,7 @@ apnext:
 	MOVQ R12, X9
 	MOVQ R10, AX
 	SHLQ $4, AX            // bytes from one column's lo words to the next column's
+	VMOVQ X26, R14
 	XORQ BX, BX
 
 apgroup:
@@ -278,7 +307,7 @@ apgplane:
 	VPBROADCASTQ 8(R11), Z2
 	MOVQ 16(R11), R13
 	LEAQ (R9)(BX*8), R15
-	MOVQ wbits+48(FP), DX
+	MOVQ wbits+64(FP), DX
 
 apcol:
 	VPANDQ (R15), Z1, Z3
@@ -286,10 +315,8 @@ apcol:
 	VPOPCNTQ Z3, Z3
 	VPOPCNTQ Z4, Z4
 	VPADDQ Z4, Z3, Z3
-	VPSUBQ Z31, Z3, Z3
-	VPMAXSQ Z30, Z3, Z3
-	VPBROADCASTQ (R13), Z5
-	VPMULDQ Z5, Z3, Z3
+	VPSUBUSW Z31, Z3, Z3
+	VPMULDQ.BCST (R13), Z3, Z3
 	VPADDQ Z3, Z0, Z0
 	ADDQ $8, R13
 	ADDQ AX, R15
@@ -300,7 +327,6 @@ apcol:
 	DECQ R12
 	JNZ apgplane
 
-	MOVQ out+80(FP), R14
 	VPMOVQD Z0, Y5
 	VPADDD (R14)(BX*4), Y5, Y5
 	VMOVDQU Y5, (R14)(BX*4)
@@ -311,12 +337,322 @@ apcol:
 aptilenext:
 	ADDQ $128, SI
 	ADDQ $16, R8
-	MOVQ wbits+48(FP), AX
+	MOVQ wbits+64(FP), AX
 	IMULQ R10, AX
 	SHLQ $4, AX
 	ADDQ AX, R9
 	DECQ CX
 	JNZ aptile
+
+	VMOVQ X25, AX
+	ADDQ xstride+8(FP), AX
+	VMOVQ AX, X25
+	VMOVQ X26, AX
+	MOVQ ostride+104(FP), BX
+	LEAQ (AX)(BX*4), AX
+	VMOVQ AX, X26
+	VMOVQ X27, AX
+	DECQ AX
+	VMOVQ AX, X27
+	JNZ appix
+	VZEROUPPER
+	RET
+
+// gfbits: byte j = 1 << (j mod 8), the "x" operand of adcPixG512's
+// VGF2P8AFFINEQB (with the data as the matrix, byte j of each qword
+// becomes bit j of its eight bytes, the last in bit 0); gfperm: VPERMB
+// indices gathering byte j of the eight qwords into qword j.
+DATA gfbits<>+0(SB)/1, $1
+DATA gfbits<>+1(SB)/1, $2
+DATA gfbits<>+2(SB)/1, $4
+DATA gfbits<>+3(SB)/1, $8
+DATA gfbits<>+4(SB)/1, $16
+DATA gfbits<>+5(SB)/1, $32
+DATA gfbits<>+6(SB)/1, $64
+DATA gfbits<>+7(SB)/1, $128
+DATA gfbits<>+8(SB)/1, $1
+DATA gfbits<>+9(SB)/1, $2
+DATA gfbits<>+10(SB)/1, $4
+DATA gfbits<>+11(SB)/1, $8
+DATA gfbits<>+12(SB)/1, $16
+DATA gfbits<>+13(SB)/1, $32
+DATA gfbits<>+14(SB)/1, $64
+DATA gfbits<>+15(SB)/1, $128
+DATA gfbits<>+16(SB)/1, $1
+DATA gfbits<>+17(SB)/1, $2
+DATA gfbits<>+18(SB)/1, $4
+DATA gfbits<>+19(SB)/1, $8
+DATA gfbits<>+20(SB)/1, $16
+DATA gfbits<>+21(SB)/1, $32
+DATA gfbits<>+22(SB)/1, $64
+DATA gfbits<>+23(SB)/1, $128
+DATA gfbits<>+24(SB)/1, $1
+DATA gfbits<>+25(SB)/1, $2
+DATA gfbits<>+26(SB)/1, $4
+DATA gfbits<>+27(SB)/1, $8
+DATA gfbits<>+28(SB)/1, $16
+DATA gfbits<>+29(SB)/1, $32
+DATA gfbits<>+30(SB)/1, $64
+DATA gfbits<>+31(SB)/1, $128
+DATA gfbits<>+32(SB)/1, $1
+DATA gfbits<>+33(SB)/1, $2
+DATA gfbits<>+34(SB)/1, $4
+DATA gfbits<>+35(SB)/1, $8
+DATA gfbits<>+36(SB)/1, $16
+DATA gfbits<>+37(SB)/1, $32
+DATA gfbits<>+38(SB)/1, $64
+DATA gfbits<>+39(SB)/1, $128
+DATA gfbits<>+40(SB)/1, $1
+DATA gfbits<>+41(SB)/1, $2
+DATA gfbits<>+42(SB)/1, $4
+DATA gfbits<>+43(SB)/1, $8
+DATA gfbits<>+44(SB)/1, $16
+DATA gfbits<>+45(SB)/1, $32
+DATA gfbits<>+46(SB)/1, $64
+DATA gfbits<>+47(SB)/1, $128
+DATA gfbits<>+48(SB)/1, $1
+DATA gfbits<>+49(SB)/1, $2
+DATA gfbits<>+50(SB)/1, $4
+DATA gfbits<>+51(SB)/1, $8
+DATA gfbits<>+52(SB)/1, $16
+DATA gfbits<>+53(SB)/1, $32
+DATA gfbits<>+54(SB)/1, $64
+DATA gfbits<>+55(SB)/1, $128
+DATA gfbits<>+56(SB)/1, $1
+DATA gfbits<>+57(SB)/1, $2
+DATA gfbits<>+58(SB)/1, $4
+DATA gfbits<>+59(SB)/1, $8
+DATA gfbits<>+60(SB)/1, $16
+DATA gfbits<>+61(SB)/1, $32
+DATA gfbits<>+62(SB)/1, $64
+DATA gfbits<>+63(SB)/1, $128
+GLOBL gfbits<>(SB), RODATA|NOPTR, $64
+DATA gfperm<>+0(SB)/1, $0
+DATA gfperm<>+1(SB)/1, $8
+DATA gfperm<>+2(SB)/1, $16
+DATA gfperm<>+3(SB)/1, $24
+DATA gfperm<>+4(SB)/1, $32
+DATA gfperm<>+5(SB)/1, $40
+DATA gfperm<>+6(SB)/1, $48
+DATA gfperm<>+7(SB)/1, $56
+DATA gfperm<>+8(SB)/1, $1
+DATA gfperm<>+9(SB)/1, $9
+DATA gfperm<>+10(SB)/1, $17
+DATA gfperm<>+11(SB)/1, $25
+DATA gfperm<>+12(SB)/1, $33
+DATA gfperm<>+13(SB)/1, $41
+DATA gfperm<>+14(SB)/1, $49
+DATA gfperm<>+15(SB)/1, $57
+DATA gfperm<>+16(SB)/1, $2
+DATA gfperm<>+17(SB)/1, $10
+DATA gfperm<>+18(SB)/1, $18
+DATA gfperm<>+19(SB)/1, $26
+DATA gfperm<>+20(SB)/1, $34
+DATA gfperm<>+21(SB)/1, $42
+DATA gfperm<>+22(SB)/1, $50
+DATA gfperm<>+23(SB)/1, $58
+DATA gfperm<>+24(SB)/1, $3
+DATA gfperm<>+25(SB)/1, $11
+DATA gfperm<>+26(SB)/1, $19
+DATA gfperm<>+27(SB)/1, $27
+DATA gfperm<>+28(SB)/1, $35
+DATA gfperm<>+29(SB)/1, $43
+DATA gfperm<>+30(SB)/1, $51
+DATA gfperm<>+31(SB)/1, $59
+DATA gfperm<>+32(SB)/1, $4
+DATA gfperm<>+33(SB)/1, $12
+DATA gfperm<>+34(SB)/1, $20
+DATA gfperm<>+35(SB)/1, $28
+DATA gfperm<>+36(SB)/1, $36
+DATA gfperm<>+37(SB)/1, $44
+DATA gfperm<>+38(SB)/1, $52
+DATA gfperm<>+39(SB)/1, $60
+DATA gfperm<>+40(SB)/1, $5
+DATA gfperm<>+41(SB)/1, $13
+DATA gfperm<>+42(SB)/1, $21
+DATA gfperm<>+43(SB)/1, $29
+DATA gfperm<>+44(SB)/1, $37
+DATA gfperm<>+45(SB)/1, $45
+DATA gfperm<>+46(SB)/1, $53
+DATA gfperm<>+47(SB)/1, $61
+DATA gfperm<>+48(SB)/1, $6
+DATA gfperm<>+49(SB)/1, $14
+DATA gfperm<>+50(SB)/1, $22
+DATA gfperm<>+51(SB)/1, $30
+DATA gfperm<>+52(SB)/1, $38
+DATA gfperm<>+53(SB)/1, $46
+DATA gfperm<>+54(SB)/1, $54
+DATA gfperm<>+55(SB)/1, $62
+DATA gfperm<>+56(SB)/1, $7
+DATA gfperm<>+57(SB)/1, $15
+DATA gfperm<>+58(SB)/1, $23
+DATA gfperm<>+59(SB)/1, $31
+DATA gfperm<>+60(SB)/1, $39
+DATA gfperm<>+61(SB)/1, $47
+DATA gfperm<>+62(SB)/1, $55
+DATA gfperm<>+63(SB)/1, $63
+GLOBL gfperm<>(SB), RODATA|NOPTR, $64
+
+DATA qiota<>+0(SB)/8, $0
+DATA qiota<>+8(SB)/8, $1
+DATA qiota<>+16(SB)/8, $2
+DATA qiota<>+24(SB)/8, $3
+DATA qiota<>+32(SB)/8, $4
+DATA qiota<>+40(SB)/8, $5
+DATA qiota<>+48(SB)/8, $6
+DATA qiota<>+56(SB)/8, $7
+GLOBL qiota<>(SB), RODATA|NOPTR, $64
+
+// func adcPixG512(x *uint8, xstride, npix int, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int32, out *int32, ostride int, tmp *uint64)
+//
+// adcPix512 with all eight bit planes of a tile formed at once
+// (AVX512_VBMI and GFNI): per 64 bytes, VGF2P8AFFINEQB transposes each
+// qword's 8×8 bit matrix and VPERMB gathers plane i's bytes into qword i,
+// so that one VPOPCNTQ counts every plane. Within each byte of a plane
+// word the bits are reversed (byte k of the tile is bit 8(k/8) + 7 − k%8):
+// tmask and w must be laid out so (revBits8). Without branches, the unsafe
+// planes of all tiles of a vector are listed first (VPCOMPRESSQ into four
+// arrays of L = 8·ntiles + 8 words in tmp: lo words, hi words, plane,
+// tile weights), then counted against every row. The excess is multiplied
+// and added by one VPDPWSSD (AVX512_VNNI), coefs being int32 with the
+// coefficient (|c| ≤ 2^14) in the low 16 bits and 0 in the high 16 bits.
+TEXT ·adcPixG512(SB), NOSPLIT, $0-120
+	VPBROADCASTB flip+24(FP), Z29
+	VPBROADCASTQ sat+80(FP), Z31
+	VMOVDQU64 gfbits<>(SB), Z27
+	VMOVDQU64 gfperm<>(SB), Z26
+	VMOVDQU64 qiota<>(SB), Z22
+	MOVQ xbits+32(FP), CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVQ AX, K5               // the planes below xbits
+	MOVQ x+0(FP), AX
+	VMOVQ AX, X25
+	MOVQ out+96(FP), AX
+	VMOVQ AX, X24
+	MOVQ npix+16(FP), AX
+	VMOVQ AX, X23
+	MOVQ tmp+112(FP), DI
+
+agpix:
+	VMOVQ X25, SI
+	MOVQ tmask+40(FP), R8
+	MOVQ ntiles+48(FP), CX
+	MOVQ w+56(FP), R9
+	LEAQ 1(CX), R11
+	SHLQ $6, R11               // L·8 bytes per array
+	LEAQ (DI)(R11*1), R11      // hi words
+	LEAQ (R11)(R11*1), R13
+	SUBQ DI, R13               // planes
+	LEAQ (R13)(R11*1), R14
+	SUBQ DI, R14               // tile weights
+	XORQ R12, R12              // entries
+	MOVQ wbits+64(FP), R15
+	IMULQ rows8+72(FP), R15
+	SHLQ $4, R15               // bytes of weights per tile
+
+agtile:
+	MOVQ (R8), AX          // a tile of ≤ sat rows cannot saturate
+	ORQ 8(R8), AX
+	JZ agtilenext
+	VMOVDQU64 (SI), Z10
+	VMOVDQU64 64(SI), Z11
+	VPXORQ Z29, Z10, Z10
+	VPXORQ Z29, Z11, Z11
+	VGF2P8AFFINEQB $0, Z10, Z27, Z12
+	VGF2P8AFFINEQB $0, Z11, Z27, Z13
+	VPERMB Z12, Z26, Z12       // qword i: plane i of bytes 0-63
+	VPERMB Z13, Z26, Z13       // of bytes 64-127
+	VPANDQ.BCST (R8), Z12, Z12
+	VPANDQ.BCST 8(R8), Z13, Z13
+	VPOPCNTQ Z12, Z14
+	VPOPCNTQ Z13, Z15
+	VPADDQ Z15, Z14, Z14
+	VPCMPQ $6, Z31, Z14, K5, K1 // unsafe: more than sat ones
+	VPCOMPRESSQ Z12, K1, Z16
+	VPCOMPRESSQ Z13, K1, Z17
+	VPCOMPRESSQ Z22, K1, Z18
+	VPBROADCASTQ R9, Z19
+	VMOVDQU64 Z16, (DI)(R12*8)
+	VMOVDQU64 Z17, (R11)(R12*8)
+	VMOVDQU64 Z18, (R13)(R12*8)
+	VMOVDQU64 Z19, (R14)(R12*8)
+	KMOVQ K1, AX
+	POPCNTQ AX, AX
+	ADDQ AX, R12
+
+agtilenext:
+	ADDQ $128, SI
+	ADDQ $16, R8
+	ADDQ R15, R9
+	DECQ CX
+	JNZ agtile
+
+	TESTQ R12, R12
+	JZ agnextpix
+	MOVQ R12, CX               // entries left
+	MOVQ R11, R8
+	SUBQ DI, R8                // L·8
+	LEAQ (R8)(R8*2), R9        // 3·L·8
+	MOVQ DI, SI                // entry
+	MOVQ rows8+72(FP), R10
+	MOVQ R10, AX
+	SHLQ $4, AX                // bytes from one column's lo words to the next column's
+	VMOVQ X24, R14
+
+agent:
+	VPBROADCASTQ (SI), Z1
+	VPBROADCASTQ (SI)(R8*1), Z2
+	MOVQ (SI)(R8*2), R12
+	IMULQ wbits+64(FP), R12
+	SHLQ $2, R12
+	ADDQ coefs+88(FP), R12     // the plane's coefficients
+	MOVQ (SI)(R9*1), R11       // the tile's weights
+	XORQ BX, BX
+
+aggroup:
+	VPXORQ Z0, Z0, Z0
+	LEAQ (R11)(BX*8), R15
+	MOVQ R12, R13
+	MOVQ wbits+64(FP), DX
+
+agcol:
+	VPANDQ (R15), Z1, Z3
+	VPANDQ (R15)(R10*8), Z2, Z4
+	VPOPCNTQ Z3, Z3
+	VPOPCNTQ Z4, Z4
+	VPADDQ Z4, Z3, Z3
+	VPSUBUSW Z31, Z3, Z3
+	VPDPWSSD.BCST (R13), Z3, Z0 // low dword += excess · coefficient
+	ADDQ $4, R13
+	ADDQ AX, R15
+	DECQ DX
+	JNZ agcol
+
+	VPMOVQD Z0, Y5
+	VPADDD (R14)(BX*4), Y5, Y5
+	VMOVDQU Y5, (R14)(BX*4)
+	ADDQ $8, BX
+	CMPQ BX, R10
+	JLT aggroup
+
+	ADDQ $8, SI
+	DECQ CX
+	JNZ agent
+
+agnextpix:
+	VMOVQ X25, AX
+	ADDQ xstride+8(FP), AX
+	VMOVQ AX, X25
+	VMOVQ X24, AX
+	MOVQ ostride+104(FP), BX
+	LEAQ (AX)(BX*4), AX
+	VMOVQ AX, X24
+	VMOVQ X23, AX
+	DECQ AX
+	VMOVQ AX, X23
+	JNZ agpix
 	VZEROUPPER
 	RET
 
@@ -968,5 +1304,186 @@ rtskip7:
 	ADDQ $448, R8              // 8 × 56 bytes of rows
 	DECQ R11
 	JNZ rtgroup
+	VZEROUPPER
+	RET
+
+// func dotBlkVNNI(x *uint8, xstride, npix int, w *int8, kq, ngroups int, bias *int32, out *int32, ostride int, lastMask uint64)
+//
+// The exact dot products of npix window vectors (x[p·xstride:], 4·kq bytes
+// each, unsigned) with every row: for row group g < ngroups (16 rows, w
+// laid out [g][kq][16 rows][4 bytes], signed) and pixel p,
+//   out[p·ostride + 16g + l] = bias[16g + l] + Σ_k x[p·xstride+k]·w_row(16g+l)[k]
+// for the lanes l of the group's mask (all 16, lastMask for the last
+// group). One VPDPBUSD multiplies a row group's four weights by one
+// pixel's four broadcast bytes; eight pixels share each weight load.
+TEXT ·dotBlkVNNI(SB), NOSPLIT, $0-80
+	MOVQ xstride+8(FP), R9
+	LEAQ (R9)(R9*2), R10       // 3·xs
+	LEAQ (R9)(R9*4), R11       // 5·xs
+	LEAQ (R10)(R9*4), R12      // 7·xs
+	MOVQ ostride+64(FP), R8
+	SHLQ $2, R8                // output stride in bytes
+	MOVQ w+24(FP), DI
+	MOVQ bias+48(FP), BX
+	MOVQ out+56(FP), AX
+	VMOVQ AX, X30               // output of the group's first pixel
+	MOVQ ngroups+40(FP), AX
+	VMOVQ AX, X31               // groups left
+
+dbgroup:
+	VMOVQ X31, AX
+	MOVQ $0xffff, DX
+	CMPQ AX, $1
+	JNE dbmask
+	MOVQ lastMask+72(FP), DX
+
+dbmask:
+	KMOVQ DX, K1
+	VMOVDQU32 (BX), Z20
+	MOVQ x+0(FP), SI
+	VMOVQ X30, DX
+	MOVQ npix+16(FP), AX
+
+dbpix8:
+	CMPQ AX, $8
+	JLT dbpix1
+	VMOVDQA64 Z20, Z0
+	VMOVDQA64 Z20, Z1
+	VMOVDQA64 Z20, Z2
+	VMOVDQA64 Z20, Z3
+	VMOVDQA64 Z20, Z4
+	VMOVDQA64 Z20, Z5
+	VMOVDQA64 Z20, Z6
+	VMOVDQA64 Z20, Z7
+	MOVQ SI, R14
+	MOVQ DI, R15
+	MOVQ kq+32(FP), CX
+
+dbk8:
+	VMOVDQU32 (R15), Z8
+	VPBROADCASTD (R14), Z9
+	VPDPBUSD Z8, Z9, Z0
+	VPBROADCASTD (R14)(R9*1), Z10
+	VPDPBUSD Z8, Z10, Z1
+	VPBROADCASTD (R14)(R9*2), Z11
+	VPDPBUSD Z8, Z11, Z2
+	VPBROADCASTD (R14)(R10*1), Z12
+	VPDPBUSD Z8, Z12, Z3
+	VPBROADCASTD (R14)(R9*4), Z13
+	VPDPBUSD Z8, Z13, Z4
+	VPBROADCASTD (R14)(R11*1), Z14
+	VPDPBUSD Z8, Z14, Z5
+	VPBROADCASTD (R14)(R10*2), Z15
+	VPDPBUSD Z8, Z15, Z6
+	VPBROADCASTD (R14)(R12*1), Z16
+	VPDPBUSD Z8, Z16, Z7
+	ADDQ $64, R15
+	ADDQ $4, R14
+	DECQ CX
+	JNZ dbk8
+
+	VMOVDQU32 Z0, K1, (DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z1, K1, (DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z2, K1, (DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z3, K1, (DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z4, K1, (DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z5, K1, (DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z6, K1, (DX)
+	ADDQ R8, DX
+	VMOVDQU32 Z7, K1, (DX)
+	ADDQ R8, DX
+	LEAQ (SI)(R9*8), SI
+	SUBQ $8, AX
+	JMP dbpix8
+
+dbpix1:
+	TESTQ AX, AX
+	JZ dbnext
+	VMOVDQA64 Z20, Z0
+	VPXORQ Z1, Z1, Z1
+	MOVQ SI, R14
+	MOVQ DI, R15
+	MOVQ kq+32(FP), CX
+	SHRQ $1, CX                // kq is even: two quads per step
+
+dbk1:
+	VPBROADCASTD (R14), Z9
+	VPDPBUSD (R15), Z9, Z0
+	VPBROADCASTD 4(R14), Z10
+	VPDPBUSD 64(R15), Z10, Z1
+	ADDQ $128, R15
+	ADDQ $8, R14
+	DECQ CX
+	JNZ dbk1
+
+	VPADDD Z1, Z0, Z0
+	VMOVDQU32 Z0, K1, (DX)
+	ADDQ R8, DX
+	ADDQ R9, SI
+	DECQ AX
+	JMP dbpix1
+
+dbnext:
+	MOVQ kq+32(FP), AX
+	SHLQ $6, AX
+	ADDQ AX, DI                // next group's weights
+	ADDQ $64, BX
+	VMOVQ X30, AX
+	ADDQ $64, AX
+	VMOVQ AX, X30
+	VMOVQ X31, AX
+	DECQ AX
+	VMOVQ AX, X31
+	JNZ dbgroup
+	VZEROUPPER
+	RET
+
+// func gatherBlk512(dst *uint8, xs int, src *uint8, bases *int, npix int, runs *run, nruns int)
+//
+// gatherRuns for npix windows: window p's vector dst[p·xs:] gets, for each
+// run {dst, src, n}, the n bytes at src[bases[p] + run.src], 64 bytes per
+// move: up to 63 bytes past a run's end are read and written (the next
+// run rewrites them; the caller leaves 64 bytes of slack).
+TEXT ·gatherBlk512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), R8
+	MOVQ xs+8(FP), R12
+	MOVQ src+16(FP), R9
+	MOVQ bases+24(FP), R13
+	MOVQ npix+32(FP), R14
+
+gbpix:
+	MOVQ runs+40(FP), R10
+	MOVQ nruns+48(FP), R11
+	MOVQ (R13), AX
+	LEAQ (R9)(AX*1), BX
+
+gbrun:
+	MOVQ 0(R10), DI
+	ADDQ R8, DI
+	MOVQ 8(R10), SI
+	ADDQ BX, SI
+	MOVQ 16(R10), CX
+
+gb64:
+	VMOVDQU64 (SI), Z0
+	VMOVDQU64 Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $64, CX
+	JG gb64
+
+	ADDQ $24, R10
+	DECQ R11
+	JNZ gbrun
+	ADDQ R12, R8
+	ADDQ $8, R13
+	DECQ R14
+	JNZ gbpix
 	VZEROUPPER
 	RET

@@ -8,6 +8,8 @@ var useVBMI = false
 
 var useVNNI = false
 
+var useGFNI = false
+
 func adcCorr512(planes *uint64, coefs *int64, np int, w *uint64, wbits, rows8 int, sat int64, out *int32) {
 	panic("BUG: no AVX-512 kernel on this architecture")
 }
@@ -16,11 +18,11 @@ func tbTiles512(b *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int
 	panic("BUG: no AVX-512 kernel on this architecture")
 }
 
-func adcPix512(x *uint8, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int64, out *int32, tmp *uint64) {
+func adcPix512(x *uint8, xstride, npix int, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int64, out *int32, ostride int, tmp *uint64) {
 	panic("BUG: no AVX-512 kernel on this architecture")
 }
 
-func tbPix512(x *uint8, tau uint8, tmask *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32, tmp *uint64) {
+func tbPix512(x *uint8, xstride, npix int, tau uint8, tmask *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32, ostride int, tmp *uint64) {
 	panic("BUG: no AVX-512 kernel on this architecture")
 }
 
@@ -41,5 +43,17 @@ func dot8VNNI(x *uint8, w *int8, n, stride int, out *int32) {
 }
 
 func rqT512(acc *int32, rall int, rows *rqRow, ngroups, npos int, out *int32, P int, res *int32) {
+	panic("BUG: no AVX-512 kernel on this architecture")
+}
+
+func dotBlkVNNI(x *uint8, xstride, npix int, w *int8, kq, ngroups int, bias *int32, out *int32, ostride int, lastMask uint64) {
+	panic("BUG: no AVX-512 kernel on this architecture")
+}
+
+func gatherBlk512(dst *uint8, xs int, src *uint8, bases *int, npix int, runs *run, nruns int) {
+	panic("BUG: no AVX-512 kernel on this architecture")
+}
+
+func adcPixG512(x *uint8, xstride, npix int, flip uint8, xbits int, tmask *uint64, ntiles int, w *uint64, wbits, rows8 int, sat int64, coefs *int32, out *int32, ostride int, tmp *uint64) {
 	panic("BUG: no AVX-512 kernel on this architecture")
 }

@@ -10,24 +10,26 @@ import (
 // one the CPU supports, so the pure-Go and AVX2 paths stay tested on an
 // AVX-512 machine.
 var kernelModes = []struct {
-	name         string
-	avx2, avx512 bool
+	name                    string
+	avx2, avx512, extension bool
 }{
-	{"avx512", true, true},
-	{"avx2", true, false},
-	{"go", false, false},
+	{"avx512", true, true, true},
+	{"avx512-base", true, true, false}, // without VNNI, VBMI, GFNI
+	{"avx2", true, false, false},
+	{"go", false, false, false},
 }
 
 // forKernelModes runs f with the executor restricted to each kernel set
 // (the switches are read when paths are built and when they run).
 func forKernelModes(t *testing.T, f func(t *testing.T)) {
-	a2, a5, vb, vn := useAVX2, useAVX512, useVBMI, useVNNI
-	defer func() { useAVX2, useAVX512, useVBMI, useVNNI = a2, a5, vb, vn }()
+	a2, a5, vb, vn, gf := useAVX2, useAVX512, useVBMI, useVNNI, useGFNI
+	defer func() { useAVX2, useAVX512, useVBMI, useVNNI, useGFNI = a2, a5, vb, vn, gf }()
 	for _, m := range kernelModes {
-		if (m.avx2 && !a2) || (m.avx512 && !a5) {
+		if (m.avx2 && !a2) || (m.avx512 && !a5) || (m.extension && !(vb || vn || gf)) {
 			continue
 		}
-		useAVX2, useAVX512, useVBMI, useVNNI = m.avx2, m.avx512, vb && m.avx512, vn && m.avx512
+		useAVX2, useAVX512 = m.avx2, m.avx512
+		useVBMI, useVNNI, useGFNI = vb && m.extension, vn && m.extension, gf && m.extension
 		t.Run(m.name, f)
 	}
 }
@@ -283,6 +285,237 @@ func TestNHWCKernels(t *testing.T) {
 				nhwcT512(&img[iy*w], h*w, cin, w, xoff, &got[((iy+ph)*wp+pw)*cin], &nhwcIdx[0])
 			}
 			check("nhwcT512", got)
+		}
+	}
+}
+
+// TestBlockKernels: the kernels that run over a block of positions
+// (dotBlkVNNI, adcPix512/adcPixG512, tbPix512 with npix > 1 and an
+// accumulator stride longer than the path's rows) against §8.2 and §8.3,
+// for edge sizes of K, rows and block lengths; accumulators outside each
+// path's rows must keep their values.
+func TestBlockKernels(t *testing.T) {
+	forKernelModes(t, func(t *testing.T) {
+		if !useAVX512 {
+			t.Skip("no AVX-512 kernel set")
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		adcs := []ADC{{Rows: 128, Bits: 5}, {Rows: 128, Bits: 5, Ideal: true}, {Rows: 128, Bits: 3}}
+		for _, adc := range adcs {
+			for _, kg := range []int{1, 7, 31, 64, 100, 128, 129, 200, 288, 577} {
+				for _, rows := range []int{1, 5, 13, 16, 17, 40} {
+					for _, npix := range []int{1, 7, 8, 9, 32} {
+						wbits := []int{4, 8}[rng.IntN(2)]
+						xbits := []int{1, 4, 8}[rng.IntN(3)]
+						signed := rng.IntN(2) == 0
+						checkIntBlock(t, rng, adc, kg, rows, npix, wbits, xbits, signed)
+						checkTBBlock(t, rng, adc, kg, rows, npix, signed)
+					}
+				}
+			}
+		}
+	})
+}
+
+const sentinel = -123456789
+
+func checkIntBlock(t *testing.T, rng *rand.Rand, adc ADC, kg, rows, npix, wbits, xbits int, signed bool) {
+	t.Helper()
+	name := fmt.Sprintf("%v/k%d/rows%d/npix%d/w%d/x%d/s%v", adc, kg, rows, npix, wbits, xbits, signed)
+	wmax := int64(1)<<(wbits-1) - 1
+	w := make([]int64, rows*kg)
+	ch := make([]int64, rows)
+	for r := range ch {
+		ch[r] = int64(r)
+		for k := 0; k < kg; k++ {
+			if rng.IntN(3) == 0 {
+				w[r*kg+k] = -1
+			} else {
+				w[r*kg+k] = rng.Int64N(2*wmax+2) - wmax - 1
+			}
+		}
+	}
+	kpad := (kg + 31) &^ 31
+	ip := newIntPath(w, ch, wbits, kg, kpad, xbits, adc)
+	rall := ip.rowsPad + 8 // room for eight TB rows after the path's
+	s := &mmStep{kg: kg, kpad: kpad, cin: 1, hp: 1, wp: 1, cout: rows, sram: adc, edram: adc,
+		ipaths: []*intPath{ip}, chAll: [][]int32{make([]int32, rall)}}
+	sc := s.scratch(&state{scratch: map[int]any{}})
+	if sc.xblk == nil { // no VNNI
+		sc.xblk = alignedU8(posBlock*sc.xs + 64)
+	}
+	lo, hi := codeRange(xbits, signed)
+	var xoff int64
+	if signed {
+		xoff = 1 << (xbits - 1)
+	}
+	xs := make([][]int64, npix)
+	for p := range xs {
+		xs[p] = make([]int64, kg)
+		dense := p%3 == 0 // every plane set: most counts saturate
+		for k := range xs[p] {
+			switch {
+			case dense:
+				xs[p][k] = hi
+			case rng.IntN(3) == 0:
+				xs[p][k] = 0
+			default:
+				xs[p][k] = lo + rng.Int64N(hi-lo+1)
+			}
+			sc.xblk[p*sc.xs+k] = uint8(xs[p][k] + xoff)
+		}
+		for k := kg; k < sc.xs; k++ {
+			sc.xblk[p*sc.xs+k] = uint8(rng.IntN(256)) // garbage past K
+		}
+	}
+	acc := make([]int32, posBlock*rall+8)
+	for i := range acc {
+		acc[i] = sentinel
+	}
+	if ip.wq != nil {
+		ip.dotBlk(sc.xblk, sc.xs, npix, acc, rall, sc, int32(xoff))
+	} else {
+		// Without VNNI the dot products are formed per position.
+		for p := 0; p < npix; p++ {
+			ip.dot(sc.xblk[p*sc.xs:p*sc.xs+kpad], acc[p*rall:], sc, int32(xoff))
+		}
+	}
+	sc.xcol = sc.xcol0
+	if !adc.Exact() {
+		if !ip.adc512(rall+4, sc, xbits) {
+			t.Fatalf("%s: no AVX-512 ADC kernel", name)
+		}
+		ip.adcBlk(sc.xblk, sc.xs, npix, acc, rall, sc, int32(xoff), xbits, adc)
+	}
+	for p := 0; p < npix; p++ {
+		for r := 0; r < rall; r++ {
+			got := acc[p*rall+r]
+			var want int64
+			switch {
+			case r < rows:
+				want = naiveInt(xs[p], w[r*kg:(r+1)*kg], xbits, wbits, signed, adc)
+			case r < ip.rowsPad:
+				want = 0
+			default:
+				want = sentinel
+			}
+			if int64(got) != want {
+				t.Fatalf("%s: position %d row %d: %d, want %d", name, p, r, got, want)
+			}
+		}
+	}
+	for i := npix * rall; i < len(acc); i++ {
+		if acc[i] != sentinel {
+			t.Fatalf("%s: accumulator %d past the block written", name, i)
+		}
+	}
+}
+
+func checkTBBlock(t *testing.T, rng *rand.Rand, adc ADC, kg, rows, npix int, signed bool) {
+	t.Helper()
+	name := fmt.Sprintf("TB %v/k%d/rows%d/npix%d/s%v", adc, kg, rows, npix, signed)
+	w := make([]int64, rows*kg)
+	ch := make([]int64, rows)
+	for r := range ch {
+		ch[r] = int64(r)
+		for k := 0; k < kg; k++ {
+			w[r*kg+k] = rng.Int64N(3) - 1
+			if r%2 == 1 && rng.IntN(4) != 0 {
+				w[r*kg+k] = 1
+			}
+		}
+	}
+	kpad := (kg + 31) &^ 31
+	tp := newTBPath(w, ch, kg, adc)
+	toff := 4                      // TB rows after four SRAM rows
+	rall := toff + (rows+7)&^7 + 4 // and four more rows
+	s := &mmStep{kg: kg, kpad: kpad, cin: 1, hp: 1, wp: 1, cout: rows, sram: adc, edram: adc,
+		ipaths: []*intPath{nil}, tpath: tp, chAll: [][]int32{make([]int32, rall)}}
+	sc := s.scratch(&state{scratch: map[int]any{}})
+	if !tp.tb512(rall-toff, sc) {
+		t.Fatalf("%s: no AVX-512 TB kernel", name)
+	}
+	const xbits = 4
+	lo, hi := codeRange(xbits, signed)
+	var xoff int64
+	if signed {
+		xoff = 1 << (xbits - 1)
+	}
+	const tau = 1
+	xs := make([][]int64, npix)
+	for p := range xs {
+		xs[p] = make([]int64, kg)
+		for k := range xs[p] {
+			xs[p][k] = lo + rng.Int64N(hi-lo+1)
+			sc.xblk[p*sc.xs+k] = uint8(xs[p][k] + xoff)
+		}
+		for k := kg; k < sc.xs; k++ {
+			sc.xblk[p*sc.xs+k] = 255 // garbage past K: above tau
+		}
+	}
+	acc := make([]int32, posBlock*rall+8)
+	for i := range acc {
+		acc[i] = sentinel
+	}
+	tp.applyBlk(sc.xblk, sc.xs, npix, acc[toff:], rall, sc, uint8(tau+xoff), adc)
+	for p := 0; p < npix; p++ {
+		for r := 0; r < rall; r++ {
+			got := acc[p*rall+r]
+			var want int64
+			switch {
+			case r >= toff && r < toff+rows:
+				want = naiveTB(xs[p], w[(r-toff)*kg:(r-toff+1)*kg], tau, adc)
+			case r >= toff && r < toff+tp.rows8:
+				want = 0
+			default:
+				want = sentinel
+			}
+			if int64(got) != want {
+				t.Fatalf("%s: position %d row %d: %d, want %d", name, p, r, got, want)
+			}
+		}
+	}
+}
+
+// TestGatherBlock: gatherBlk512 against gatherRuns on random runs.
+func TestGatherBlock(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := 0; trial < 200; trial++ {
+		var runs []run
+		dst, src := 0, 0
+		for i := 0; i < 1+rng.IntN(9); i++ {
+			n := 1 + rng.IntN(200)
+			src += rng.IntN(100)
+			runs = append(runs, run{dst: dst, src: src, n: n})
+			dst += n
+			src += n
+		}
+		kg := dst
+		xs := (kg + 127) &^ 127
+		npix := 1 + rng.IntN(posBlock)
+		bases := make([]int, npix)
+		b := 0
+		for i := range bases {
+			b += rng.IntN(50)
+			bases[i] = b
+		}
+		xp := make([]uint8, b+src, b+src+64)
+		for i := range xp {
+			xp[i] = uint8(rng.IntN(256))
+		}
+		xblk := alignedU8(posBlock*xs + 64)
+		gatherBlk512(&xblk[0], xs, &xp[0], &bases[0], npix, &runs[0], len(runs))
+		want := make([]uint8, xs)
+		for p := 0; p < npix; p++ {
+			gatherRuns(want, xp, bases[p], runs)
+			for k := 0; k < kg; k++ {
+				if xblk[p*xs+k] != want[k] {
+					t.Fatalf("trial %d position %d byte %d: %d, want %d", trial, p, k, xblk[p*xs+k], want[k])
+				}
+			}
 		}
 	}
 }

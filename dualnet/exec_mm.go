@@ -31,6 +31,7 @@ type mmStep struct {
 	xbits                          int
 	xoff                           int32
 	runs                           []run      // gather runs of the window vector from the NHWC buffer
+	bases                          []int      // per output position: the window's offset in the NHWC buffer
 	chAll                          [][]int32  // per group: output channel of each block row (-1: padding)
 	rqRows                         [][]rqRow  // per group: requantization of each block row
 	ipaths                         []*intPath // per group; nil entries for empty paths
@@ -52,6 +53,11 @@ type intPath struct {
 	wsum          []int64 // Σ_k w per row
 	simd          bool
 	simd8         bool // 8-bit inputs as two nibble vectors
+	// AVX512_VNNI (dotBlkVNNI): w as [group][kpad/4][16 rows][4], groups
+	// of 16 rows; the last group's mask covers rowsPad.
+	wq       []int8
+	ng16, kq int
+	lastMask uint64
 	// ADC model: weight bit columns per row tile.
 	ntiles, tw int
 	wcol       []uint64 // [row][tile][wbits][tw]
@@ -66,6 +72,10 @@ type intPath struct {
 	// signed inputs.
 	tmask        []uint64
 	coefU, coefS []int64
+	// adcPixG512 (GFNI, VNNI): tmask and wz with the bits of each byte
+	// reversed (revBits8), coefU and coefS as 16-bit values in int32.
+	tmaskG, wzG      []uint64
+	coefU16, coefS16 []int32
 }
 
 // tbPath holds the ternary rows, as +/− column bit masks per row tile.
@@ -101,6 +111,12 @@ type mmScratch struct {
 	pl     []uint32 // per position: [plane][kpad/32] bits
 	zpl    []uint64 // AVX-512 ADC kernels: the planes that can saturate / tile words
 	coef   []int64
+	// dotBlkVNNI: the window vectors of a block of positions (stride xs,
+	// each as xcol), and the rows' −xoff·Σw.
+	xcol0 []uint8
+	xblk  []uint8
+	xs    int
+	bias  []int32
 }
 
 // simdChunk bounds the rows one AVX2 call sums: 16-bit lanes hold pair
@@ -178,6 +194,12 @@ func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() in
 			s.runs = append(s.runs, r)
 		}
 	}
+	// Each output position's window base in the padded NHWC image.
+	s.bases = make([]int, s.oh*s.ow)
+	for pix := range s.bases {
+		oy, ox := pix/s.ow, pix%s.ow
+		s.bases[pix] = (oy*s.sh*s.wp + ox*s.sw) * s.cin
+	}
 	// canon maps the IR weight layout [rows][cg][kh][kw] to the canonical
 	// row order (ky, kx, c).
 	canon := func(w []int64, rows int) []int64 {
@@ -233,8 +255,12 @@ func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() in
 			}
 		}
 		if g == 0 && s.tpath != nil {
+			// Whole groups of 8 TB rows: tbPix512 stores eight rows at a
+			// time, and must not reach the next position's accumulators
+			// (formed before with dotBlkVNNI).
+			toff := len(ch)
 			ch = append(ch, s.tpath.ch...)
-			for len(ch)%4 != 0 {
+			for (len(ch)-toff)%8 != 0 {
 				ch = append(ch, -1)
 			}
 		}
@@ -301,6 +327,20 @@ func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *int
 			p.wsum[r] += w[r*kg+k]
 		}
 	}
+	if useVNNI {
+		p.ng16 = (p.rowsPad + 15) / 16
+		p.lastMask = 1<<uint(p.rowsPad-16*(p.ng16-1)) - 1
+		// K in whole pairs of 4-byte quads (dotBlkVNNI's one-pixel loop
+		// takes two per step), not padded to 32.
+		p.kq = (kg + 7) / 8 * 2
+		p.wq = alignedI8(p.ng16 * 16 * 4 * p.kq)
+		for r := 0; r < rows; r++ {
+			g, l := r/16, r%16
+			for k := 0; k < kg; k++ {
+				p.wq[((g*p.kq+k/4)*16+l)*4+k%4] = p.w[r*kpad+k]
+			}
+		}
+	}
 	p.ntiles = (kg + adc.Rows - 1) / adc.Rows
 	if !adc.Exact() {
 		p.tw = (adc.Rows + 63) / 64
@@ -348,6 +388,22 @@ func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *int
 						}
 					}
 				}
+			}
+		}
+		if useGFNI && useVNNI && p.tmask != nil {
+			p.coefU16 = make([]int32, len(p.coefU))
+			p.coefS16 = make([]int32, len(p.coefS))
+			for i := range p.coefU {
+				p.coefU16[i] = int32(uint16(int16(p.coefU[i])))
+				p.coefS16[i] = int32(uint16(int16(p.coefS[i])))
+			}
+			p.tmaskG = make([]uint64, len(p.tmask))
+			for i, m := range p.tmask {
+				p.tmaskG[i] = revBits8(m)
+			}
+			p.wzG = alignedU64(len(p.wz))
+			for i, m := range p.wz {
+				p.wzG[i] = revBits8(m)
 			}
 		}
 	}
@@ -426,8 +482,9 @@ func (s *mmStep) scratch(st *state) *mmScratch {
 	// whole 64-bit words: tiles of a multiple of 64 rows read them directly.
 	kpad64 := (s.kpad + 63) &^ 63
 	// adcPix512 reads whole 128-byte tiles.
-	sc := &mmScratch{xcol: alignedU8(max(kpad64, (s.kg+127)&^127))[:kpad64], acc: make([]int32, posBlock*rall+8), pacc: make([]int64, s.cout+4),
-		dots: make([]int32, s.cout+8), xp: make([]uint8, s.hp*s.wp*s.cin)}
+	xs := max(kpad64, (s.kg+127)&^127)
+	sc := &mmScratch{xcol: alignedU8(xs)[:kpad64], acc: make([]int32, posBlock*rall+8), pacc: make([]int64, s.cout+4),
+		dots: make([]int32, s.cout+8), xp: make([]uint8, s.hp*s.wp*s.cin, s.hp*s.wp*s.cin+64)}
 	tw := 1
 	for _, p := range s.ipaths {
 		if p != nil {
@@ -445,8 +502,22 @@ func (s *mmStep) scratch(st *state) *mmScratch {
 	sc.geW = make([]uint64, (s.kpad+63)/64)
 	sc.pl = make([]uint32, 8*kpad64/32)
 	ntiles := (s.kg + min(s.sram.Rows, s.edram.Rows) - 1) / min(s.sram.Rows, s.edram.Rows)
-	sc.zpl = make([]uint64, max(24, 2*ntiles))
+	// adcPix512 lists up to 3·xbits words per tile, adcPixG512 four
+	// arrays of 8·ntiles + 8.
+	sc.zpl = make([]uint64, max(24, 32*ntiles+32))
 	sc.coef = make([]int64, 64)
+	sc.xcol0, sc.xs = sc.xcol, xs
+	blk := s.tpath != nil && s.tpath.tmask != nil
+	for _, p := range s.ipaths {
+		if p != nil && p.wq != nil {
+			blk = true
+			sc.bias = make([]int32, max(len(sc.bias), 16*p.ng16))
+		}
+	}
+	if blk {
+		// gatherBlk512 writes up to 63 bytes past a vector's end.
+		sc.xblk = alignedU8(posBlock*xs + 64)
+	}
 	st.scratch[s.idx] = sc
 	return sc
 }
@@ -529,31 +600,59 @@ func (s *mmStep) run(st *state) error {
 			}
 			for p0 := 0; p0 < P; p0 += posBlock {
 				p1 := min(p0+posBlock, P)
-				for pix := p0; pix < p1; pix++ {
-					xcol := sc.xcol[:s.kpad]
-					if s.gemm {
-						copy(xcol, xp[:s.kg])
-					} else {
-						oy, ox := pix/s.ow, pix%s.ow
-						base := (oy*s.sh*s.wp+ox*s.sw)*s.cin + g*s.cg
-						gatherRuns(xcol, xp, base, s.runs)
-					}
-					ap := acc[(pix-p0)*rall : (pix-p0+1)*rall+4]
-					if ip != nil {
-						ip.dot(xcol, ap, sc, int32(s.xoff))
-						if !s.sram.Exact() {
-							ip.adcApply(ap, sc, s.xoff, s.xbits, s.sram)
+				// With AVX-512, the block's window vectors are gathered
+				// first (rows of sc.xblk) and the kernels run over the
+				// whole block; the rest runs per position.
+				blk := sc.xblk != nil
+				n := p1 - p0
+				exact := s.sram.Exact()
+				tp := s.tpath
+				if g != 0 {
+					tp = nil
+				}
+				dotDone, adcDone, tbDone := ip == nil, ip == nil || exact, tp == nil
+				sc.xcol = sc.xcol0
+				if blk {
+					s.gatherBlk(sc, xp, p0, n, g)
+					if ip != nil && ip.wq != nil {
+						ip.dotBlk(sc.xblk, sc.xs, n, acc, rall, sc, s.xoff)
+						dotDone = true
+						if !adcDone && ip.adc512(rall+4, sc, s.xbits) {
+							ip.adcBlk(sc.xblk, sc.xs, n, acc, rall, sc, s.xoff, s.xbits, s.sram)
+							adcDone = true
 						}
 					}
-					if t := s.tpath; t != nil && g == 0 {
-						if t.bytes != nil {
+					if tp != nil && tp.bytes == nil && tp.tb512(rall-toff, sc) {
+						tp.applyBlk(sc.xblk, sc.xs, n, acc[toff:], rall, sc, s.tau, s.edram)
+						tbDone = true
+					}
+				}
+				for pix := p0; pix < p1 && !(dotDone && adcDone && tbDone); pix++ {
+					xcol := sc.xcol0[:s.kpad]
+					if blk {
+						o := (pix - p0) * sc.xs
+						sc.xcol = sc.xblk[o : o+len(sc.xcol0) : o+sc.xs]
+						xcol = sc.xcol[:s.kpad]
+					} else {
+						s.gather(xcol, xp, pix, g)
+					}
+					ap := acc[(pix-p0)*rall : (pix-p0+1)*rall+4]
+					if !dotDone {
+						ip.dot(xcol, ap, sc, int32(s.xoff))
+					}
+					if !adcDone {
+						ip.adcApply(ap, sc, s.xoff, s.xbits, s.sram)
+					}
+					if !tbDone {
+						if tp.bytes != nil {
 							geBytesAVX2(&xcol[0], s.kpad, int8(s.tau-1), &sc.bb[0])
-							t.bytes.dot(sc.bb, ap[toff:], sc, 0)
+							tp.bytes.dot(sc.bb, ap[toff:], sc, 0)
 						} else {
-							t.apply(ap[toff:], sc, s.tau, s.kg, s.edram)
+							tp.apply(ap[toff:], sc, s.tau, s.kg, s.edram)
 						}
 					}
 				}
+				sc.xcol = sc.xcol0
 				if s.tap && st.tap != nil {
 					t := st.tap[s.name]
 					if t == nil {
@@ -619,10 +718,44 @@ func (s *mmStep) run(st *state) error {
 	return nil
 }
 
+// gatherBlk forms the window vectors of output positions p0..p0+n−1
+// (group g) in the rows of sc.xblk.
+func (s *mmStep) gatherBlk(sc *mmScratch, xp []uint8, p0, n, g int) {
+	// Bounds: the runs are in increasing order of dst and src, bases
+	// increase, and compileMM's runs end within the window vector and,
+	// from any window's base, within the image; gatherBlk512 reads and
+	// writes up to 63 bytes past a run's end, within the 64 bytes of
+	// slack of xp and xblk (and before the next run rewrites them).
+	last := s.runs[len(s.runs)-1]
+	bases := s.bases[p0 : p0+n]
+	_ = xp[:cap(xp)][g*s.cg+bases[n-1]+last.src+last.n-1+64]
+	_ = sc.xblk[(n-1)*sc.xs+last.dst+last.n-1+64]
+	if last.dst+last.n > sc.xs {
+		panic("BUG: window vector longer than its row")
+	}
+	gatherBlk512(&sc.xblk[0], sc.xs, &xp[:cap(xp)][g*s.cg], &bases[0], n, &s.runs[0], len(s.runs))
+}
+
+// gather forms the window vector of output position pix (group g) in
+// xcol.
+func (s *mmStep) gather(xcol, xp []uint8, pix, g int) {
+	if s.gemm {
+		copy(xcol, xp[:s.kg])
+		return
+	}
+	oy, ox := pix/s.ow, pix%s.ow
+	base := (oy*s.sh*s.wp+ox*s.sw)*s.cin + g*s.cg
+	gatherRuns(xcol, xp, base, s.runs)
+}
+
 // dot computes every row's exact dot product Σ x·w into dst[:rowsPad]
 // (padding rows get 0), where xcol holds u = x + xoff.
 func (p *intPath) dot(xcol []uint8, dst []int32, sc *mmScratch, xoff int32) {
 	dst = dst[:p.rowsPad+4]
+	if p.wq != nil {
+		p.dotBlk(xcol, p.kpad, 1, dst, 0, sc, xoff)
+		return
+	}
 	switch {
 	case p.simd && p.kpad <= simdChunk:
 		r := 0
@@ -707,20 +840,62 @@ func (p *intPath) dot(xcol []uint8, dst []int32, sc *mmScratch, xoff int32) {
 	}
 }
 
+// dotBlk computes the exact dot products of npix window vectors (rows of
+// xblk, stride xs, u = x + xoff) into acc[i·rall : i·rall+rowsPad] with
+// dotBlkVNNI (padding rows get 0).
+func (p *intPath) dotBlk(xblk []uint8, xs, npix int, acc []int32, rall int, sc *mmScratch, xoff int32) {
+	_ = xblk[(npix-1)*xs+4*p.kq-1]
+	_ = acc[(npix-1)*rall+p.rowsPad-1]
+	if len(sc.bias) < 16*p.ng16 {
+		sc.bias = make([]int32, 16*p.ng16)
+	}
+	bias := sc.bias[:16*p.ng16]
+	for r := range bias {
+		bias[r] = 0
+		if r < p.rows {
+			bias[r] = -xoff * int32(p.wsum[r])
+		}
+	}
+	dotBlkVNNI(&xblk[0], xs, npix, &p.wq[0], p.kq, p.ng16, &bias[0], &acc[0], rall, p.lastMask)
+}
+
 // adcApply applies the SRAM ADC model to dst, the exact dot products of
 // the window vector sc.xcol (u = x + xoff): one AVX-512 call for the whole
 // vector with 128-row tiles, else bit planes and adcCorrect.
 func (p *intPath) adcApply(dst []int32, sc *mmScratch, xoff int32, xbits int, adc ADC) {
-	if p.tmask != nil && len(dst) >= p.rows8 && cap(sc.xcol) >= 128*p.ntiles && len(p.coefU) == xbits*p.wbits {
-		coef := p.coefU
-		if xoff != 0 {
-			coef = p.coefS
-		}
-		adcPix512(&sc.xcol[0], uint8(xoff), xbits, &p.tmask[0], p.ntiles, &p.wz[0], p.wbits, p.rows8, int64(adc.Sat()), &coef[0], &dst[0], &sc.zpl[0])
+	if p.adc512(len(dst), sc, xbits) {
+		p.adcBlk(sc.xcol[:cap(sc.xcol)], cap(sc.xcol), 1, dst, 0, sc, xoff, xbits, adc)
 		return
 	}
 	planeBits(sc.xcol, uint8(xoff), xbits, sc.pl)
 	p.adcCorrect(dst, sc, xoff != 0, xbits, adc)
+}
+
+// adc512 reports whether adcPix512 serves this path (128-row tiles), with
+// window vectors of at least 128·ntiles bytes and n accumulators.
+func (p *intPath) adc512(n int, sc *mmScratch, xbits int) bool {
+	return p.tmask != nil && n >= p.rows8 && cap(sc.xcol) >= 128*p.ntiles && len(p.coefU) == xbits*p.wbits
+}
+
+// adcBlk applies adcPix512 to npix window vectors (rows of xblk, stride
+// xs ≥ 128·ntiles) and their accumulators (rows of acc, stride rall; the
+// kernel adds 0 to rows rowsPad..rows8, which may be the next vector's).
+func (p *intPath) adcBlk(xblk []uint8, xs, npix int, acc []int32, rall int, sc *mmScratch, xoff int32, xbits int, adc ADC) {
+	_ = xblk[(npix-1)*xs+128*p.ntiles-1]
+	_ = acc[(npix-1)*rall+p.rows8-1]
+	coef := p.coefU
+	if xoff != 0 {
+		coef = p.coefS
+	}
+	if p.tmaskG != nil {
+		c16 := p.coefU16
+		if xoff != 0 {
+			c16 = p.coefS16
+		}
+		adcPixG512(&xblk[0], xs, npix, uint8(xoff), xbits, &p.tmaskG[0], p.ntiles, &p.wzG[0], p.wbits, p.rows8, int64(adc.Sat()), &c16[0], &acc[0], rall, &sc.zpl[0])
+		return
+	}
+	adcPix512(&xblk[0], xs, npix, uint8(xoff), xbits, &p.tmask[0], p.ntiles, &p.wz[0], p.wbits, p.rows8, int64(adc.Sat()), &coef[0], &acc[0], rall, &sc.zpl[0])
 }
 
 // adcCorrect applies the SRAM ADC model: for every row tile, input bit
@@ -832,12 +1007,26 @@ func tbSat(adc ADC) int64 {
 // vector sc.xcol (b = [u ≥ tau]): one AVX-512 call for 128-row tiles,
 // else geBits and dot.
 func (p *tbPath) apply(dst []int32, sc *mmScratch, tau uint8, kg int, adc ADC) {
-	if p.tmask != nil && len(dst) >= p.rows8 && cap(sc.xcol) >= 128*p.ntiles {
-		tbPix512(&sc.xcol[0], tau, &p.tmask[0], p.ntiles, &p.wz[0], p.rows8, tbSat(adc), &dst[0], &sc.zpl[0])
+	if p.tb512(len(dst), sc) {
+		p.applyBlk(sc.xcol[:cap(sc.xcol)], cap(sc.xcol), 1, dst, 0, sc, tau, adc)
 		return
 	}
 	geBits(sc.xcol, tau, sc.ge)
 	p.dot(kg, dst, sc, adc)
+}
+
+// tb512 reports whether tbPix512 serves this path.
+func (p *tbPath) tb512(n int, sc *mmScratch) bool {
+	return p.tmask != nil && n >= p.rows8 && cap(sc.xcol) >= 128*p.ntiles
+}
+
+// applyBlk applies tbPix512 to npix window vectors (rows of xblk, stride
+// xs ≥ 128·ntiles) and their accumulators (acc rows of stride rall, each
+// with room for rows8 TB rows).
+func (p *tbPath) applyBlk(xblk []uint8, xs, npix int, acc []int32, rall int, sc *mmScratch, tau uint8, adc ADC) {
+	_ = xblk[(npix-1)*xs+128*p.ntiles-1]
+	_ = acc[(npix-1)*rall+p.rows8-1]
+	tbPix512(&xblk[0], xs, npix, tau, &p.tmask[0], p.ntiles, &p.wz[0], p.rows8, tbSat(adc), &acc[0], rall, &sc.zpl[0])
 }
 
 // dot computes every ternary row's accumulator Σ_tiles (ADC(p+) − ADC(p−))
@@ -1156,6 +1345,9 @@ var nhwcIdx = func() (t [256]uint8) {
 	}
 	return t
 }()
+
+// revBits8 reverses the bits within each byte of w.
+func revBits8(w uint64) uint64 { return bits.ReverseBytes64(bits.Reverse64(w)) }
 
 // tileMasks returns, per 128-row tile, the masks of its rows in its two
 // 64-bit words, or zeros for tiles of at most skip rows.

@@ -188,3 +188,34 @@ output %y: u8[1,4,2,2]
 		t.Errorf("Assign error %v", err)
 	}
 }
+
+// TestAssignFloatOps: the float ops a quantized module leaves between a
+// Dequantize and a quantization (LRN, activations; the backend's fop
+// instruction) go to the PPU at the float format.
+func TestAssignFloatOps(t *testing.T) {
+	m := parse(t, `module "fops" level quantized
+input %x: f32[1,4,3,3]
+const %hi: f32[] = splat<6>
+%xq = QuantizeInput(%x) {bits=8, scale=0.1, signed=1} : i8[1,4,3,3] @"quantize_x"
+%d = Dequantize(%xq) {scale=0.1} : f32[1,4,3,3] @"dequantize"
+%l = LRN(%d) {alpha=0.0001, beta=0.75, bias=1, size=3} : f32[1,4,3,3] @"lrn"
+%s = Sigmoid(%l) : f32[1,4,3,3] @"sigmoid"
+%c = Clip(%s, _, %hi) : f32[1,4,3,3] @"clip"
+%e = Exp(%c) : f32[1,4,3,3] @"exp"
+%q = QuantizeInput(%e) {bits=8, scale=0.1, signed=0} : u8[1,4,3,3] @"requantize"
+%y = Dequantize(%q) {scale=0.1} : f32[1,4,3,3] @"out"
+output %y: f32[1,4,3,3]
+`)
+	if err := Assign(m); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.Graph.Nodes {
+		want := [2]string{EnginePPU, "fp32"}
+		if n.Op == ir.OpQuantizeInput {
+			want[1] = "int8"
+		}
+		if n.Engine != want[0] || n.Precision != want[1] {
+			t.Errorf("%s: [%s %s], want [%s %s]", n.Where(), n.Engine, n.Precision, want[0], want[1])
+		}
+	}
+}

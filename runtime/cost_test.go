@@ -110,3 +110,27 @@ func compareCost(t *testing.T, name string, st *runtime.Stats, rep *cost.Report,
 		t.Errorf("%s: energy: simulator %.6g fJ, cost model %.6g fJ: %.4f%% apart", name, inf.EnergyFJ.Total(), rep.Totals.Energy.Total, d)
 	}
 }
+
+// TestFloatOpsAgreeWithCostModel: the fop instructions of floatNet (LRN at
+// size + 2 element operations per element, the elementwise ops at one)
+// count what the cost model counts for the float nodes.
+func TestFloatOpsAgreeWithCostModel(t *testing.T) {
+	for _, r := range []float64{0, 0.5, 1} {
+		m := floatNet(t)
+		q := quantizeNet(t, m, r, randInputs(m, 8, 1))
+		h := hw.Default()
+		for _, obj := range mapping.Objectives {
+			bo := backend.Options{Objective: obj}
+			rep, err := cost.Evaluate(q, h, cost.Options{Mapping: bo.Mapping()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := compileWith(t, q, h, bo)
+			_, st, err := runtime.Run(p, []runtime.Tensor{toRT(randInputs(q, 1, 9)[0])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareCost(t, fmt.Sprintf("floatops r=%g %s", r, obj), st, rep, q)
+		}
+	}
+}

@@ -462,6 +462,16 @@ func (p *Program) decodeOp(e isa.Engine, j int, in isa.Inst) (op, error) {
 		}
 		err = rw(int64(o.a[0]), n, 32, int64(o.a[1]), n, 32, false)
 		c.PPUOps = 3 * n
+	case isa.OpFOP:
+		n := get("batch") * get("c") * get("inner")
+		f := isa.FloatOp(get("op"))
+		// Elementwise operations may run in place; LRN reads neighbouring
+		// channels, so its source and destination must be disjoint.
+		if (f == isa.FopLRN || o.a[0] != o.a[1]) && overlap(int64(o.a[0]), n, int64(o.a[1]), n) {
+			return o, fmt.Errorf("source and destination overlap")
+		}
+		err = rw(int64(o.a[0]), n, 32, int64(o.a[1]), n, 32, false)
+		c.PPUOps = n * isa.FopElemOps(f, get("size"))
 	default:
 		return o, fmt.Errorf("BUG: no simulator for %s", in.Op)
 	}
@@ -535,6 +545,8 @@ func (p *Program) writeRange(o *op) (int, int) {
 		}
 	case isa.OpSOFTMAX:
 		n = get("outer") * get("dim") * get("inner")
+	case isa.OpFOP:
+		n = get("batch") * get("c") * get("inner")
 	default:
 		return 0, 0
 	}

@@ -98,6 +98,8 @@ func (m *Machine) ppu(o *op) {
 		m.perm(o)
 	case isa.OpSOFTMAX:
 		m.softmax(o)
+	case isa.OpFOP:
+		m.fop(o)
 	}
 }
 

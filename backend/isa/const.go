@@ -21,6 +21,7 @@ const (
 	KCopy    ConstKind = 9  // strided copy
 	KPerm    ConstKind = 10 // transpose
 	KSoftmax ConstKind = 11 // (log-)softmax
+	KFop     ConstKind = 12 // float operation (fop)
 )
 
 // CField is one fixed field of a descriptor. Float fields hold the bits of
@@ -356,6 +357,40 @@ func init() {
 			c.in("inner", 1, maxDim)
 			c.in("log", 0, 1)
 		})
+	def(KFop, &ConstInfo{Name: "fop",
+		Doc: "Float operation of a `fop` instruction on batch × c × inner float32 words (the tensor's shape as N, C, the rest; " +
+			"elementwise operations ignore the split). `op` is a float-operation number of the table below; size, mode and the float " +
+			"parameters an operation does not use must be 0.",
+		Fields: []CField{{Name: "op", Doc: "float operation (table \"Float operations\")"}, {Name: "batch", Doc: "N"},
+			{Name: "c", Doc: "channels (LRN sums across them)"}, {Name: "inner", Doc: "elements per channel"},
+			{Name: "size", Doc: "LRN window (1..2^24); 0 otherwise"}, {Name: "mode", Doc: "Gelu: 0 exact, 1 tanh approximation; 0 otherwise"},
+			{Name: "f0", Float: true, Doc: "first float parameter"}, {Name: "f1", Float: true, Doc: "second float parameter"},
+			{Name: "f2", Float: true, Doc: "third float parameter"}},
+	}, func(c *checker) {
+		op := FloatOp(c.in("op", 1, 255))
+		info := op.Info()
+		if c.err == nil && info == nil {
+			c.err = fmt.Errorf("unknown float operation %d", int64(op))
+		}
+		c.elems("batch", "c", "inner")
+		c.in("batch", 1, maxDim)
+		c.in("c", 1, maxDim)
+		c.in("inner", 1, maxDim)
+		if c.err != nil {
+			return
+		}
+		if info.Size {
+			c.in("size", 1, maxDim)
+		} else {
+			c.in("size", 0, 0)
+		}
+		c.in("mode", 0, info.Mode)
+		for i, name := range info.Floats {
+			if name == "" && c.err == nil && c.v[6+i] != 0 {
+				c.err = fmt.Errorf("%s does not use f%d, which must be 0", info.Name, i)
+			}
+		}
+	})
 }
 
 // ConstKinds lists every descriptor kind in numeric order.

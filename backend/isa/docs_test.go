@@ -57,6 +57,30 @@ func docTables() string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("### Float operations\n\n" +
+		"The `op` field of a `fop` descriptor. The numbers are stable: new operations are appended. " +
+		"\"In float64\": the float32 input widened, evaluated with Go's math package, rounded once to float32.\n\n" +
+		"| op | operation | size | mode | f0 | f1 | f2 | element operations | y = |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, f := range FloatOps() {
+		info := f.Info()
+		size, ops := "0", "1"
+		if info.Size {
+			size, ops = "window", "size + 2"
+		}
+		mode := "0"
+		if info.Mode > 0 {
+			mode = fmt.Sprintf("0..%d", info.Mode)
+		}
+		fl := [3]string{}
+		for i, n := range info.Floats {
+			fl[i] = "0"
+			if n != "" {
+				fl[i] = "`" + n + "`"
+			}
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", f, info.Name, size, mode, fl[0], fl[1], fl[2], ops, info.Doc)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 

@@ -38,6 +38,7 @@ func sample(t testing.TB) *Program {
 		{KPerm, []int64{2, 4, 2, 2, 1, 0}},
 		{KSoftmax, []int64{1, 4, 1, 1}},
 		{KDeq, []int64{F32Bits(0.125), 4}},
+		{KFop, []int64{int64(FopLRN), 1, 4, 1, 3, 0, F32Bits(1e-4), F32Bits(0.75), F32Bits(1)}},
 	}
 	im0 := Image{Pool: SRAM, Planes: 4, Rows: 18, R0: 0, Chans: []uint32{0, 2}}
 	im0.Bits = make([]byte, 18*im0.RowBytes())
@@ -59,7 +60,7 @@ func sample(t testing.TB) *Program {
 		I(OpWAIT, uint64(SRAM)), I(OpWAIT, uint64(EDRAM)), I(OpREQ, 200, 2, 0, 16), I(OpADD, 300, 200, 200, 3),
 		I(OpRESCALE, 400, 300, 64, 4), I(OpRELU, 500, 400, 64, 4), I(OpMAXPOOL, 600, 500, 5), I(OpAVGPOOL, 700, 500, 6),
 		I(OpGAP, 800, 500, 7), I(OpCOPY, 900, 800, 8), I(OpPERM, 1000, 900, 9), I(OpDEQ, 1100, 1000, 4, 11),
-		I(OpSOFTMAX, 2000, 1100, 10), I(OpSIGNAL, uint64(DMA)), I(OpHALT)}}
+		I(OpFOP, 1200, 1100, 12), I(OpSOFTMAX, 2000, 1200, 10), I(OpSIGNAL, uint64(DMA)), I(OpHALT)}}
 	p.Syms = []Sym{{PPU, 1, 2, "quantize_x"}, {SRAM, 0, 5, "conv"}, {EDRAM, 0, 5, "conv"}, {PPU, 2, 7, "conv"}}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
@@ -203,6 +204,80 @@ func TestValidateErrors(t *testing.T) {
 		err := p.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("got %v, want an error containing %q", err, c.want)
+		}
+	}
+}
+
+// TestFop: the fop instruction and descriptor round-trip through the
+// binary and the listing, and the decoder rejects malformed fop
+// descriptors.
+func TestFop(t *testing.T) {
+	p := sample(t)
+	q, err := Decode(Encode(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := q.Streams[PPU].Code[16]
+	if in.Op != OpFOP || in.Arg("dst") != 1200 || in.Arg("src") != 1100 || in.Arg("k") != 12 {
+		t.Fatalf("decoded %s", in.Format())
+	}
+	c := q.Consts[12]
+	if c.Kind != KFop || FloatOp(c.Get("op")) != FopLRN || c.Get("size") != 3 || c.F32("f0") != 1e-4 || c.F32("f1") != 0.75 {
+		t.Fatalf("decoded %+v", c)
+	}
+	txt := Disassemble(q)
+	for _, want := range []string{"fop dst=1200 src=1100 k=12", ".const 12 fop op=1 batch=1 c=4 inner=1 size=3 mode=0 f0=0.0001 f1=0.75 f2=1"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("listing lacks %q", want)
+		}
+	}
+	// Every float operation's canonical descriptor is valid.
+	for _, f := range FloatOps() {
+		info := f.Info()
+		v := []int64{int64(f), 2, 3, 5, 0, info.Mode, 0, 0, 0}
+		if info.Size {
+			v[4] = 5
+		}
+		for i, n := range info.Floats {
+			if n != "" {
+				v[6+i] = F32Bits(-0.5)
+			}
+		}
+		if err := (Const{KFop, v}).validate(); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if g, ok := LookupFloatOp(info.Name); !ok || g != f {
+			t.Errorf("LookupFloatOp(%q) = %v, %v", info.Name, g, ok)
+		}
+	}
+	// Malformed descriptors: through the binary decoder, which must
+	// reject each with ErrFormat.
+	lrn := []int64{int64(FopLRN), 1, 4, 1, 3, 0, F32Bits(1e-4), F32Bits(0.75), F32Bits(1)}
+	edit := func(i int, v int64) []int64 { w := append([]int64(nil), lrn...); w[i] = v; return w }
+	bad := []struct {
+		vals []int64
+		want string
+	}{
+		{edit(0, 0), "op=0 outside 1..255"},
+		{edit(0, 99), "unknown float operation 99"},
+		{edit(0, 300), "op=300 outside 1..255"},
+		{lrn[:8], "8 values, want at least 9"},
+		{append(append([]int64(nil), lrn...), 7), "1 values after the fixed fields, want 0"},
+		{edit(4, 0), "size=0 outside 1..16777216"},
+		{edit(2, 0), "c=0 outside"},
+		{edit(5, 1), "mode=1 outside 0..0"},
+		{edit(6, -1), "f0=-1 is not a float32 bit pattern"},
+		{[]int64{int64(FopTanh), 1, 4, 1, 3, 0, 0, 0, 0}, "size=3 outside 0..0"},
+		{[]int64{int64(FopTanh), 1, 4, 1, 0, 0, 0, F32Bits(1), 0}, "Tanh does not use f1"},
+		{[]int64{int64(FopGelu), 1, 4, 1, 0, 2, 0, 0, 0}, "mode=2 outside 0..1"},
+		{[]int64{int64(FopExp), 1 << 12, 1 << 12, 1 << 12, 0, 0, 0, 0, 0}, "spans more than"},
+	}
+	for _, b := range bad {
+		p := sample(t)
+		p.Consts[12].Vals = b.vals
+		_, err := Decode(Encode(p))
+		if err == nil || !strings.Contains(err.Error(), b.want) || !errors.Is(err, ErrFormat) {
+			t.Errorf("%v: got %v, want an error containing %q", b.vals, err, b.want)
 		}
 	}
 }

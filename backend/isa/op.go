@@ -111,6 +111,7 @@ const (
 	OpCOPY    Op = 0x29
 	OpPERM    Op = 0x2A
 	OpSOFTMAX Op = 0x2B
+	OpFOP     Op = 0x2C
 	OpLOAD    Op = 0x30
 	OpSTORE   Op = 0x31
 )
@@ -216,6 +217,11 @@ var opTable = map[Op]*OpInfo{
 		Doc: "Softmax (log=0) or LogSoftmax (log=1) of float32 words along an axis, computed in float64 exactly as pimc's FP32 interpreter does " +
 			"(max, exp of differences, sum, then exp(e)/s or e − log s, rounded to float32).",
 		Cycles: "3·outer·dim·inner PPU element operations"},
+	OpFOP: {Name: "fop", Engines: ppuOnly, Const: KFop, Fields: []Field{dst(), src(), cref()},
+		Doc: "Float operation on batch·c·inner float32 words: y = f(x) with the descriptor's float operation and parameters, computed exactly as " +
+			"pimc's FP32 interpreter does (table \"Float operations\"). Elementwise operations may run in place (dst = src); otherwise source and " +
+			"destination must not overlap.",
+		Cycles: "batch·c·inner·e PPU element operations, e = size + 2 for LRN (the window's multiply-adds, the power, the division) and 1 otherwise"},
 	OpLOAD: {Name: "load", Engines: dmaOnly,
 		Fields: []Field{dst(), {"port", portBits, FIn, "program input"}, {"off", addrBits, FNum, "first word of the input"}, cnt()},
 		Doc:    "Copies n 32-bit words of program input `port` (float32, row-major) starting at word `off` into the activation buffer.",

@@ -21,7 +21,7 @@ import (
 	"pimc/ir"
 )
 
-const resultsUsage = "results [--out FILE] [--shared DIR] [--quick] [--models LIST] [--population P] [--generations G] [--search-images N] [--report-images N] [--seed S] [--max-drop PTS] [--hw FILE] [--work DIR [--resume]]"
+const resultsUsage = "results [--out FILE] [--shared DIR] [--quick] [--models LIST] [--population P] [--generations G] [--search-images N] [--report-images N] [--seed S] [--max-drop PTS] [--hw FILE] [--alloc OBJ] [--work DIR [--resume]]"
 
 // resultsModel is one row of docs/results.md: a real model of
 // ../shared/data (MANIFEST.md) and how it is fed (docs/accuracy.md).
