@@ -60,7 +60,7 @@ func docTables() string {
 	b.WriteString("### Float operations\n\n" +
 		"The `op` field of a `fop` descriptor. The numbers are stable: new operations are appended. " +
 		"\"In float64\": the float32 input widened, evaluated with Go's math package, rounded once to float32.\n\n" +
-		"| op | operation | size | mode | f0 | f1 | f2 | element operations | y = |\n|---|---|---|---|---|---|---|---|---|\n")
+		"| op | operation | size | mode | f0 | f1 | f2 | element operations | y |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, f := range FloatOps() {
 		info := f.Info()
 		size, ops := "0", "1"
