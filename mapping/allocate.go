@@ -163,7 +163,7 @@ func Allocate(layers []Layer, p Pool, o Options) (*Allocation, error) {
 	}
 	jobs := make([]*job, len(layers))
 	for i, l := range layers {
-		j, err := newJob(i, l, l.OC, p.Array, p.CyclesPerVector(p.InputBits), o.Schemes)
+		j, err := newJob(i, l, l.OC, p.tileArray(), p.CyclesPerVector(p.InputBits), o.Schemes)
 		if err != nil {
 			return nil, err
 		}

@@ -120,7 +120,7 @@ func dualJobs(layers []DualLayer, h *hw.Hardware, schemes []Scheme) (sp, ep Pool
 		if err = l.Validate(); err != nil {
 			return sp, ep, nil, nil, err
 		}
-		arr, inBits := sp.Array, sp.InputBits
+		arr, inBits := sp.tileArray(), sp.InputBits
 		if d.SRAMWeightBits > 0 {
 			arr.WeightCols = (d.SRAMWeightBits + sp.BitsPerCell - 1) / sp.BitsPerCell
 		}
@@ -130,7 +130,7 @@ func dualJobs(layers []DualLayer, h *hw.Hardware, schemes []Scheme) (sp, ep Pool
 		if sj[i], err = newJob(i, l, d.OC4, arr, sp.CyclesPerVector(inBits), schemes); err != nil {
 			return sp, ep, nil, nil, err
 		}
-		if ej[i], err = newJob(i, l, d.OCTB, ep.Array, ep.CyclesPerVector(ep.InputBits), schemes); err != nil {
+		if ej[i], err = newJob(i, l, d.OCTB, ep.tileArray(), ep.CyclesPerVector(ep.InputBits), schemes); err != nil {
 			return sp, ep, nil, nil, err
 		}
 		// Both paths read the same codes from the buffer, at x_bits.

@@ -143,6 +143,20 @@ func (p Pool) CyclesPerVector(inputBits int) int64 {
 	return in * groups * int64(p.ColsPerADC)
 }
 
+// tileArray is the array as tiling sees it. A tile's ADC groups start at
+// multiples of RowsActive from its first row, and the backend starts images
+// at multiples of ⌊Rows/RowsActive⌋·RowsActive so that the groups are the
+// tiles of docs/quantization.md §8.1; when RowsActive does not divide Rows,
+// a tile therefore holds at most that many rows (the rest of the array's
+// rows stay unused), and mapping must cut tiles the same way.
+func (p Pool) tileArray() Array {
+	a := p.Array
+	if p.RowsActive > 0 && p.RowsActive < a.Rows {
+		a.Rows -= a.Rows % p.RowsActive
+	}
+	return a
+}
+
 // inputCycles is the bit-serial cycles of an input of the given width.
 func (p Pool) inputCycles(inputBits int) int64 {
 	return ceilDiv(int64(inputBits), int64(p.InputBitsPerCycle))

@@ -327,12 +327,6 @@ func TestBitExactFloatOps(t *testing.T) {
 	for _, r := range []float64{0, 0.5, 1} {
 		for _, v := range variants {
 			t.Run(fmt.Sprintf("r=%g/%s", r, v.name), func(t *testing.T) {
-				if r == 1 && v.name == "rows48-adc3" {
-					// The mapping finds no SRAM array for the streamed INT8
-					// layers of this layer stack here, float ops or not
-					// (the same net with ReLUs in their place fails alike).
-					t.Skip("mapping: the sram pool has no array left for the layers that do not stay resident")
-				}
 				h := hw.Default()
 				v.edit(h)
 				m := floatNet(t)
