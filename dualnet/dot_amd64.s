@@ -234,3 +234,166 @@ loop8:
 	VMOVDQU X6, 16(R9)
 	VZEROUPPER
 	RET
+
+DATA nib0f<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA nib0f<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA nibpop<>+0(SB)/8, $0x0302020102010100
+DATA nibpop<>+8(SB)/8, $0x0403030203020201
+GLOBL nib0f<>(SB), RODATA|NOPTR, $16
+GLOBL nibpop<>(SB), RODATA|NOPTR, $16
+
+// func adcCorr256(planes *uint64, coefs *int64, np int, w *uint64, wbits, rows8 int, sat int64, out *int32)
+//
+// adcCorr512 on AVX2: four rows per vector (one per 64-bit lane); the
+// two words' counts by nibble lookup (VPSHUFB), added as bytes and summed
+// per lane by VPSADBW, the excess by VPSUBUSW (counts ≤ 128 in each
+// lane's low word), the terms by VPMULDQ.
+TEXT ·adcCorr256(SB), NOSPLIT, $0-64
+	MOVQ planes+0(FP), SI
+	MOVQ coefs+8(FP), DI
+	MOVQ np+16(FP), CX
+	MOVQ w+24(FP), R8
+	MOVQ wbits+32(FP), R9
+	MOVQ rows8+40(FP), R10
+	MOVQ out+56(FP), R11
+	VPBROADCASTQ sat+48(FP), Y15
+	VBROADCASTI128 nib0f<>(SB), Y14
+	VBROADCASTI128 nibpop<>(SB), Y13
+	VPXOR Y12, Y12, Y12
+	MOVQ R10, AX
+	SHLQ $4, AX            // bytes from one column's lo words to the next column's
+	XORQ BX, BX
+
+a2group:
+	VPXOR Y0, Y0, Y0
+	MOVQ SI, R12
+	MOVQ DI, R13
+	MOVQ CX, R14
+
+a2plane:
+	VPBROADCASTQ (R12), Y1
+	VPBROADCASTQ 8(R12), Y2
+	LEAQ (R8)(BX*8), R15
+	MOVQ R9, DX
+
+a2col:
+	VPAND (R15), Y1, Y3
+	VPAND (R15)(R10*8), Y2, Y4
+	VPAND Y14, Y3, Y5
+	VPSRLW $4, Y3, Y3
+	VPAND Y14, Y3, Y3
+	VPSHUFB Y5, Y13, Y5
+	VPSHUFB Y3, Y13, Y3
+	VPADDB Y5, Y3, Y3
+	VPAND Y14, Y4, Y6
+	VPSRLW $4, Y4, Y4
+	VPAND Y14, Y4, Y4
+	VPSHUFB Y6, Y13, Y6
+	VPSHUFB Y4, Y13, Y4
+	VPADDB Y6, Y4, Y4
+	VPADDB Y4, Y3, Y3
+	VPSADBW Y12, Y3, Y3    // per lane: the count
+	VPSUBUSW Y15, Y3, Y3   // max(count − sat, 0)
+	VPBROADCASTQ (R13), Y7
+	VPMULDQ Y7, Y3, Y3
+	VPADDQ Y3, Y0, Y0
+	ADDQ $8, R13
+	ADDQ AX, R15
+	DECQ DX
+	JNZ a2col
+
+	ADDQ $16, R12
+	DECQ R14
+	JNZ a2plane
+
+	VPSHUFD $0x08, Y0, Y0  // each lane's low dword to dwords 0, 1 of its half
+	VPERMQ $0x08, Y0, Y0   // and the two halves' together
+	VPADDD (R11)(BX*4), X0, X0
+	VMOVDQU X0, (R11)(BX*4)
+	ADDQ $4, BX
+	CMPQ BX, R10
+	JLT a2group
+	VZEROUPPER
+	RET
+
+// func tbTiles256(b *uint64, ntiles int, w *uint64, rows8 int, sat int64, out *int32)
+//
+// tbTiles512 on AVX2: four rows per vector, counts by nibble lookup and
+// VPSADBW, clamped by VPMINUW (each lane's count in its low word: sat
+// must be below 2^16).
+TEXT ·tbTiles256(SB), NOSPLIT, $0-48
+	MOVQ b+0(FP), SI
+	MOVQ ntiles+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ rows8+24(FP), R10
+	MOVQ out+40(FP), R11
+	VPBROADCASTQ sat+32(FP), Y15
+	VBROADCASTI128 nib0f<>(SB), Y14
+	VBROADCASTI128 nibpop<>(SB), Y13
+	VPXOR Y12, Y12, Y12
+	MOVQ R10, AX
+	SHLQ $5, AX            // bytes per tile: 4 words × rows8 × 8
+	LEAQ (R10)(R10*2), R9  // 3·rows8
+	XORQ BX, BX
+
+t2group:
+	VPXOR Y0, Y0, Y0
+	MOVQ SI, R12
+	LEAQ (R8)(BX*8), R15
+	MOVQ CX, R14
+
+t2tile:
+	VPBROADCASTQ (R12), Y1
+	VPBROADCASTQ 8(R12), Y2
+	LEAQ (R15)(R10*8), DX
+	// p⁺: words 0 and 1.
+	VPAND (R15), Y1, Y3
+	VPAND (DX), Y2, Y4
+	VPAND Y14, Y3, Y5
+	VPSRLW $4, Y3, Y3
+	VPAND Y14, Y3, Y3
+	VPSHUFB Y5, Y13, Y5
+	VPSHUFB Y3, Y13, Y3
+	VPADDB Y5, Y3, Y3
+	VPAND Y14, Y4, Y6
+	VPSRLW $4, Y4, Y4
+	VPAND Y14, Y4, Y4
+	VPSHUFB Y6, Y13, Y6
+	VPSHUFB Y4, Y13, Y4
+	VPADDB Y6, Y4, Y4
+	VPADDB Y4, Y3, Y3
+	VPSADBW Y12, Y3, Y3
+	VPMINUW Y15, Y3, Y3
+	VPADDQ Y3, Y0, Y0
+	// p⁻: words 2 and 3.
+	VPAND (DX)(R10*8), Y1, Y3
+	VPAND (R15)(R9*8), Y2, Y4
+	VPAND Y14, Y3, Y5
+	VPSRLW $4, Y3, Y3
+	VPAND Y14, Y3, Y3
+	VPSHUFB Y5, Y13, Y5
+	VPSHUFB Y3, Y13, Y3
+	VPADDB Y5, Y3, Y3
+	VPAND Y14, Y4, Y6
+	VPSRLW $4, Y4, Y4
+	VPAND Y14, Y4, Y4
+	VPSHUFB Y6, Y13, Y6
+	VPSHUFB Y4, Y13, Y4
+	VPADDB Y6, Y4, Y4
+	VPADDB Y4, Y3, Y3
+	VPSADBW Y12, Y3, Y3
+	VPMINUW Y15, Y3, Y3
+	VPSUBQ Y3, Y0, Y0
+	ADDQ $16, R12
+	ADDQ AX, R15
+	DECQ R14
+	JNZ t2tile
+
+	VPSHUFD $0x08, Y0, Y0
+	VPERMQ $0x08, Y0, Y0
+	VMOVDQU X0, (R11)(BX*4)
+	ADDQ $4, BX
+	CMPQ BX, R10
+	JLT t2group
+	VZEROUPPER
+	RET

@@ -377,7 +377,8 @@ func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *int
 				}
 			}
 		}
-		if useAVX512 && p.tw == 2 {
+		if (useAVX512 || useAVX2) && p.tw == 2 {
+			// adcCorr512 / adcCorr256 layout.
 			p.rows8 = (rows + 7) &^ 7
 			p.wz = alignedU64(p.ntiles * wbits * 2 * p.rows8)
 			for r := 0; r < rows; r++ {
@@ -452,10 +453,12 @@ func newTBPath(w []int64, ch []int64, kg int, adc ADC) *tbPath {
 			}
 		}
 	}
-	if useAVX512 && p.tw == 2 && (!adc.Exact() || tiles512) {
+	// tbTiles512 / tbTiles256 layout (AVX2: non-exact ADCs only, exact
+	// ones use the byte kernel).
+	if p.tw == 2 && ((useAVX512 && (!adc.Exact() || tiles512)) || (useAVX2 && !adc.Exact())) {
 		p.rows8 = (rows + 7) &^ 7
 		p.wz = alignedU64(p.ntiles * 4 * p.rows8)
-		if adc.Rows == 128 {
+		if useAVX512 && adc.Rows == 128 {
 			p.tmask = tileMasks(kg, p.ntiles, 0)
 		}
 		for t := 0; t < p.ntiles; t++ {
@@ -1043,6 +1046,11 @@ func (p *tbPath) dot(kg int, dst []int32, sc *mmScratch, adc ADC) {
 				tileWords(sc.ge, k0, k1, b[2*t:2*t+2])
 			}
 		}
+		if !useAVX512 {
+			// Counts ≤ 128: a clamp at 2^15 is none.
+			tbTiles256(&b[0], p.ntiles, &p.wz[0], p.rows8, min(tbSat(adc), 1<<15), &dst[0])
+			return
+		}
 		tbTiles512(&b[0], p.ntiles, &p.wz[0], p.rows8, tbSat(adc), &dst[0])
 		return
 	}
@@ -1294,8 +1302,9 @@ func (p *intPath) correct2(dst []int32, planes []uint64, hot, t, sat int, signed
 	}
 }
 
-// correct512 is correct2 on AVX-512: every row, column and hot plane of
-// tile t in one kernel call (eight rows per vector). dst must have room for
+// correct512 is correct2 on AVX-512 (AVX2: adcCorr256): every row,
+// column and hot plane of tile t in one kernel call (eight rows per
+// vector; four with AVX2). dst must have room for
 // rows8 entries; padding rows have no weight bits and add 0.
 func (p *intPath) correct512(dst []int32, planes []uint64, hot, t, sat int, signed bool, xbits int, sc *mmScratch) {
 	wb := p.wbits
@@ -1317,6 +1326,10 @@ func (p *intPath) correct512(dst []int32, planes []uint64, hot, t, sat int, sign
 			coef[np*wb+j] = -c
 		}
 		np++
+	}
+	if !useAVX512 {
+		adcCorr256(&zp[0], &coef[0], np, &p.wz[t*wb*2*p.rows8], wb, p.rows8, int64(sat), &dst[0])
+		return
 	}
 	adcCorr512(&zp[0], &coef[0], np, &p.wz[t*wb*2*p.rows8], wb, p.rows8, int64(sat), &dst[0])
 }
