@@ -288,7 +288,8 @@ func (e *evaluator) path(n *ir.Node, kind mapping.PoolKind, d mapping.DualLayer,
 	if kind == mapping.PoolEDRAM {
 		hp = &e.h.EDRAM
 	}
-	arr := mapping.Array{Rows: hp.Rows, Cols: hp.Cols, WeightCols: hp.CellsPerWeight}
+	// Tiled as mapping tiles it (mapping.TileRows).
+	arr := mapping.Array{Rows: mapping.TileRows(hp.Rows, hp.RowsActivePerCycle), Cols: hp.Cols, WeightCols: hp.CellsPerWeight}
 	inBits := hp.InputBits
 	if kind == mapping.PoolSRAM {
 		if d.SRAMWeightBits > 0 {

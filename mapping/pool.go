@@ -151,10 +151,17 @@ func (p Pool) CyclesPerVector(inputBits int) int64 {
 // rows stay unused), and mapping must cut tiles the same way.
 func (p Pool) tileArray() Array {
 	a := p.Array
-	if p.RowsActive > 0 && p.RowsActive < a.Rows {
-		a.Rows -= a.Rows % p.RowsActive
-	}
+	a.Rows = TileRows(a.Rows, p.RowsActive)
 	return a
+}
+
+// TileRows is the rows a tile may hold on an array of the given rows when
+// rowsActive rows are read per cycle (see tileArray).
+func TileRows(rows, rowsActive int) int {
+	if rowsActive > 0 && rowsActive < rows {
+		return rows - rows%rowsActive
+	}
+	return rows
 }
 
 // inputCycles is the bit-serial cycles of an input of the given width.

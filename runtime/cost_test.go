@@ -134,3 +134,43 @@ func TestFloatOpsAgreeWithCostModel(t *testing.T) {
 		}
 	}
 }
+
+// TestAgreesWithCostModelOnVariants runs the agreement check on the chip
+// variants that change tiling and allocation (48 active rows, which does
+// not divide the 128-row arrays; very few arrays; 256×256 2-bit cells):
+// the cost model, the mapping and the backend must cut the same tiles
+// there too (a 48-row chip used to make the cost model reject the
+// mapping's tiles).
+func TestAgreesWithCostModelOnVariants(t *testing.T) {
+	mc := realModels[5] // resnet20: 3×3 convs, 16–64 channels
+	if _, err := os.Stat(repoPath(mc.model)); err != nil {
+		t.Skip(err)
+	}
+	m := loadModel(t, mc.model)
+	ins := images(t, m, mc.data, mc.preset, 1)
+	cal, err := dualnet.Calibrate(m, ins, dualnet.CalibOptions{FitSamples: -1, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range variants {
+		if v.name == "default" || v.name == "ideal" {
+			continue
+		}
+		for _, r := range []float64{0, 1} {
+			h := hw.Default()
+			v.edit(h)
+			q := quantize(t, loadModel(t, mc.model), cal, r)
+			bo := backend.Options{Objective: mapping.ObjectiveEDP}
+			rep, err := cost.Evaluate(q, h, cost.Options{Mapping: bo.Mapping()})
+			if err != nil {
+				t.Fatalf("%s r=%g: %v", v.name, r, err)
+			}
+			p, _ := compileWith(t, q, h, bo)
+			_, st, err := runtime.Run(p, []runtime.Tensor{toRT(ins[0])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareCost(t, fmt.Sprintf("%s r=%g %s", v.name, r, bo.Objective), st, rep, q)
+		}
+	}
+}
