@@ -3,7 +3,6 @@ package dualnet
 import (
 	"math"
 	"sort"
-	"sync"
 
 	"pimc/hw"
 	"pimc/ir"
@@ -22,8 +21,10 @@ const fitPixels = 64
 //   - for every channel, adds the mean residual E[y] − γ_c·E[z] to the
 //     bias (bias correction; QuantOptions.NoBiasCorrection turns it off).
 //
-// Samples are processed in order and each layer's sums are accumulated by
-// one goroutine, so the result is deterministic.
+// The sums come from the calibration's fit cache (qcache.go), measured
+// once per layer for both paths of every channel. Samples are processed in
+// order and each layer's sums are accumulated by one goroutine, so the
+// result is deterministic.
 func (l *lowering) fit() error {
 	if (l.o.NoFit && l.o.NoBiasCorrection) || len(l.cal.Fit) == 0 {
 		return nil
@@ -31,38 +32,19 @@ func (l *lowering) fit() error {
 	var plans []*layerPlan
 	for _, p := range l.layers {
 		plans = append(plans, p)
-		p.fitStats = make([]lsStat, p.c)
-		p.floatSum = make([]float64, p.c)
-		p.floatSq = make([]float64, p.c)
 	}
 	sort.Slice(plans, func(i, j int) bool { return l.index[plans[i].n] < l.index[plans[j].n] })
-	for _, s := range l.cal.Fit {
-		env, err := runFloat(l.m, []*ir.Tensor{s})
-		if err != nil {
-			return errorf("fit: %v", err)
-		}
-		var wg sync.WaitGroup
-		next := make(chan *layerPlan)
-		for w := 0; w < 2; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for p := range next {
-					p.accumulate(env[p.n.In(0)])
-					p.accumulateOut(env[p.n.Out(0)])
-				}
-			}()
-		}
-		for _, p := range plans {
-			next <- p
-		}
-		close(next)
-		wg.Wait()
+	entries, err := l.fitStats(plans)
+	if err != nil {
+		return err
 	}
-	for _, p := range plans {
+	for i, p := range plans {
+		e := entries[i]
+		// Shared with the cache: read only.
+		p.floatSum, p.floatSq, p.floatN = e.floatSum, e.floatSq, e.floatN
 		kind, _ := p.channelCodes()
 		for ch := 0; ch < p.c; ch++ {
-			st := p.fitStats[ch]
+			st := e.stat(kind[ch], ch)
 			if st.n == 0 {
 				continue
 			}
@@ -82,14 +64,31 @@ func (l *lowering) fit() error {
 	return nil
 }
 
-// accumulate adds one sample's statistics for every output channel.
-func (p *layerPlan) accumulate(x *ir.Tensor) {
-	kind, codes := p.channelCodes()
+func (st *lsStat) add(z int64, y float64) {
+	zf := float64(z)
+	st.n++
+	st.sz += zf
+	st.sy += y
+	st.szz += zf * zf
+	st.szy += zf * y
+}
+
+// accumulateAll adds one sample's statistics for every output channel to
+// e: against the INT8 codes (p.w8) for INT8 layers, else against both the
+// INT4 codes c4 and the ternary codes ct of every channel.
+func (p *layerPlan) accumulateAll(x *ir.Tensor, e *fitEntry, c4, ct [][]int8) {
 	lo, hi := codeRange(p.in.bits, p.in.signed)
 	tau := int64(p.tau)
 	xf := make([]float32, p.k)
 	xa := make([]int64, p.k)
 	xb := make([]int64, p.k)
+	dot := func(codes []int8, src []int64) int64 {
+		var z int64
+		for i, c := range codes {
+			z += int64(c) * src[i]
+		}
+		return z
+	}
 	use := func() {
 		for i, v := range xf {
 			a := QuantizeValue(v, p.in.scale, lo, hi)
@@ -105,21 +104,12 @@ func (p *layerPlan) accumulate(x *ir.Tensor) {
 			for i, v := range xf {
 				y += float64(w[i]) * float64(v)
 			}
-			src := xa
-			if kind[ch] == 't' {
-				src = xb
+			if p.w8 != nil {
+				e.st8[ch].add(dot(p.w8[ch], xa), y)
+				continue
 			}
-			var z int64
-			for i, c := range codes[ch] {
-				z += int64(c) * src[i]
-			}
-			st := &p.fitStats[ch]
-			zf := float64(z)
-			st.n++
-			st.sz += zf
-			st.sy += y
-			st.szz += zf * zf
-			st.szy += zf * y
+			e.st4[ch].add(dot(c4[ch], xa), y)
+			e.stT[ch].add(dot(ct[ch], xb), y)
 		}
 	}
 	if !p.conv {
@@ -170,24 +160,24 @@ func (p *layerPlan) accumulate(x *ir.Tensor) {
 
 // accumulateOut adds one sample's float layer output (pre-activation,
 // bias included) to the per-channel sums.
-func (p *layerPlan) accumulateOut(y *ir.Tensor) {
+func (e *fitEntry) accumulateOut(y *ir.Tensor, c int) {
 	if y == nil {
 		return
 	}
 	n := int(y.Shape[0])
-	per := int(y.Len()) / (n * p.c)
+	per := int(y.Len()) / (n * c)
 	for b := 0; b < n; b++ {
-		for c := 0; c < p.c; c++ {
+		for ch := 0; ch < c; ch++ {
 			s, q := 0.0, 0.0
-			for _, v := range y.F[(b*p.c+c)*per : (b*p.c+c+1)*per] {
+			for _, v := range y.F[(b*c+ch)*per : (b*c+ch+1)*per] {
 				s += float64(v)
 				q += float64(v) * float64(v)
 			}
-			p.floatSum[c] += s
-			p.floatSq[c] += q
+			e.floatSum[ch] += s
+			e.floatSq[ch] += q
 		}
 	}
-	p.floatN += float64(n * per)
+	e.floatN += float64(n * per)
 }
 
 // seqCorrect is the second, sequential correction ("moment matching"):
@@ -200,6 +190,12 @@ func (p *layerPlan) accumulateOut(y *ir.Tensor) {
 // inputs causes; matching the mean alone moves the bias the wrong way when
 // the scale is off (SqueezeNet: −8 points). Deterministic: runs are
 // sequential and sums are in sample order.
+//
+// Layer k's statistics depend only on the layers before it, so the fit
+// samples advance through the network once (tapRun): each corrected layer
+// runs with the tap and, when its table changed, again with the corrected
+// table, instead of the whole network running once per layer. The sums are
+// the ones a full run per layer would take, in the same order.
 func (l *lowering) seqCorrect() error {
 	if l.o.NoBiasCorrection || len(l.cal.Fit) == 0 {
 		return nil
@@ -210,6 +206,9 @@ func (l *lowering) seqCorrect() error {
 			plans = append(plans, p)
 		}
 	}
+	if len(plans) == 0 {
+		return nil
+	}
 	sort.Slice(plans, func(i, j int) bool { return l.index[plans[i].n] < l.index[plans[j].n] })
 	inputs := make([][]*ir.Tensor, len(l.cal.Fit))
 	for i, s := range l.cal.Fit {
@@ -217,19 +216,26 @@ func (l *lowering) seqCorrect() error {
 	}
 	ideal := hw.Default()
 	ideal.SRAM.ADCIdeal, ideal.EDRAM.ADCIdeal = true, true
+	tr, err := newTapRun(l.m, ideal, inputs)
+	if err != nil {
+		return err
+	}
 	for _, p := range plans {
-		e, err := NewExecutor(l.m, ExecOptions{HW: ideal, tap: true})
+		i := tr.stepOf(p.emitted.Name)
+		if i < 0 {
+			continue
+		}
+		if err := tr.advance(i); err != nil {
+			return err
+		}
+		mq, ok, err := tr.tap(i, p.emitted.Name)
 		if err != nil {
 			return err
 		}
-		means, err := e.runTap(inputs)
-		if err != nil {
-			return err
-		}
-		mq, ok := means[p.emitted.Name]
 		if !ok {
 			continue
 		}
+		changed := false
 		rqIn := 2
 		if p.emitted.Op == ir.OpDualConv || p.emitted.Op == ir.OpDualGemm {
 			rqIn = 3
@@ -262,7 +268,13 @@ func (l *lowering) seqCorrect() error {
 			}
 			bound := p.accMax[c]*math.Abs(nm) + p.resMax*math.Abs(float64(row[3])) + math.Abs(nb) + p2
 			if bound <= math.Ldexp(1, 62) {
+				changed = changed || row[0] != int64(nm) || row[1] != int64(nb)
 				row[0], row[1] = int64(nm), int64(nb)
+			}
+		}
+		if changed {
+			if err := tr.recompile(i, p.emitted); err != nil {
+				return err
 			}
 		}
 	}

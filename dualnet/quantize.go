@@ -412,7 +412,6 @@ type layerPlan struct {
 	tau      int
 	beta     float64
 	alpha    []float64
-	fitStats []lsStat
 	// Sequential bias correction: the float pre-activation's mean per
 	// channel over the fit samples, and the emitted node and bounds.
 	floatSum []float64

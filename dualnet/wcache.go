@@ -21,6 +21,7 @@ import (
 type weightCache struct {
 	mu sync.Mutex
 	m  map[wqKey][]*wqEntry
+	fc fitCache // fit statistics (qcache.go)
 	hs map[hsKey][]*hsEntry
 	te map[wqKey][]*teEntry
 }
