@@ -3,6 +3,7 @@ package backend
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"pimc/backend/isa"
 	"pimc/hw"
@@ -383,7 +384,7 @@ var floatOps = map[ir.Op]isa.FloatOp{
 // interpreter reads, with its defaults (interp/unary.go, interp/norm.go).
 func (e *emitter) fop(n *ir.Node, f isa.FloatOp) (uint64, error) {
 	xv, yv := n.In(0), n.Out(0)
-	if xv.Type.DType != ir.Float32 || yv.Type.DType != ir.Float32 || !sameShape(xv.Type.Shape, yv.Type.Shape) {
+	if xv.Type.DType != ir.Float32 || yv.Type.DType != ir.Float32 || !slices.Equal(xv.Type.Shape, yv.Type.Shape) {
 		return 0, n.Errorf("%s of %s to %s: the PPU runs float ops on float32 tensors of one shape", n.Op, xv.Type, yv.Type)
 	}
 	xs := xv.Type.Shape
@@ -448,18 +449,6 @@ func (e *emitter) fop(n *ir.Node, f isa.FloatOp) (uint64, error) {
 		vals = append(vals, isa.F32Bits(v))
 	}
 	return e.cnst(isa.KFop, vals...), nil
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // allocator is a first-fit allocator of activation-buffer words.

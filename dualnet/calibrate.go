@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -307,7 +308,7 @@ func runFloat(m *ir.Module, inputs []*ir.Tensor) (map[*ir.Value]*ir.Tensor, erro
 	env := map[*ir.Value]*ir.Tensor{}
 	for i, v := range g.Inputs {
 		t := inputs[i]
-		if !sameShapeI(t.Shape, v.Type.Shape) {
+		if !slices.Equal(t.Shape, v.Type.Shape) {
 			return nil, fmt.Errorf("input %q is %v, model expects %v", v.Name, t.Shape, v.Type.Shape)
 		}
 		env[v] = t

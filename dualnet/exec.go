@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 
 	"pimc/hw"
@@ -212,7 +213,7 @@ func (e *Executor) Run(inputs []*ir.Tensor) ([]*ir.Tensor, error) {
 	for i, s := range e.ins {
 		t := inputs[i]
 		want := e.slots[s]
-		if t.DType != want.dtype || !sameShapeI(t.Shape, want.shape) || t.Check() != nil {
+		if t.DType != want.dtype || !slices.Equal(t.Shape, want.shape) || t.Check() != nil {
 			return nil, errorf("input %d is %s, model expects %s", i, t.Type(), ir.Type{DType: want.dtype, Shape: want.shape})
 		}
 		st.floats[s] = t

@@ -3,6 +3,7 @@ package dualnet
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"pimc/ir"
 )
@@ -159,7 +160,7 @@ func foldBiasAdd(m *ir.Module, add *ir.Node, users map[*ir.Value][]*ir.Node) boo
 		}
 		c := x.Type.Shape[1]
 		vec := channelVector(k.Const, c, x.Type.Rank())
-		if vec == nil || !sameShapeI(add.Out(0).Type.Shape, x.Type.Shape) {
+		if vec == nil || !slices.Equal(add.Out(0).Type.Shape, x.Type.Shape) {
 			continue
 		}
 		bias := make([]float32, c)
@@ -195,18 +196,6 @@ func foldBiasAdd(m *ir.Module, add *ir.Node, users map[*ir.Value][]*ir.Node) boo
 	return false
 }
 
-func sameShapeI(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // foldBN1d folds Gemm → Unsqueeze(axes=[2]) → BatchNormalization →
 // Squeeze(axes=[2]) into the Gemm, recording the BN statistics.
 func foldBN1d(m *ir.Module, sq *ir.Node, users map[*ir.Value][]*ir.Node) bool {
@@ -225,7 +214,7 @@ func foldBN1d(m *ir.Module, sq *ir.Node, users map[*ir.Value][]*ir.Node) bool {
 		return false
 	}
 	l := y.Def
-	if l.Int("transA", 0) != 0 || !l.In(1).IsConst() || us.Type.Rank() != 3 || us.Type.Shape[2] != 1 || !sameShapeI(sq.Out(0).Type.Shape, y.Type.Shape) {
+	if l.Int("transA", 0) != 0 || !l.In(1).IsConst() || us.Type.Rank() != 3 || us.Type.Shape[2] != 1 || !slices.Equal(sq.Out(0).Type.Shape, y.Type.Shape) {
 		return false
 	}
 	for i := 1; i < 5; i++ {

@@ -3,6 +3,7 @@ package dualnet
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -206,7 +207,7 @@ func sameTensors(a, b []*ir.Tensor) bool {
 		if x == y {
 			continue
 		}
-		if x == nil || y == nil || x.DType != y.DType || !sameShapeI(x.Shape, y.Shape) || !sameBits(x.F, y.F) || len(x.I) != len(y.I) {
+		if x == nil || y == nil || x.DType != y.DType || !slices.Equal(x.Shape, y.Shape) || !sameBits(x.F, y.F) || len(x.I) != len(y.I) {
 			return false
 		}
 		for j := range x.I {

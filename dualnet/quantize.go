@@ -3,6 +3,7 @@ package dualnet
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"pimc/ir"
 )
@@ -40,7 +41,7 @@ func classify(n *ir.Node) nodeKind {
 			return kLayer
 		}
 	case ir.OpAdd:
-		if floatIn(0) && floatIn(1) && sameShapeI(n.In(0).Type.Shape, n.In(1).Type.Shape) {
+		if floatIn(0) && floatIn(1) && slices.Equal(n.In(0).Type.Shape, n.In(1).Type.Shape) {
 			return kAdd
 		}
 	case ir.OpMaxPool:

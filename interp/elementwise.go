@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"pimc/ir"
 )
@@ -35,7 +36,7 @@ func init() {
 func addRun(o runOpts, n *ir.Node, in []*ir.Tensor) ([]*ir.Tensor, error) {
 	same := in[0].DType.IsFloat()
 	for _, x := range in {
-		same = same && x.DType == in[0].DType && sameShape(x.Shape, in[0].Shape)
+		same = same && x.DType == in[0].DType && slices.Equal(x.Shape, in[0].Shape)
 	}
 	if !same {
 		k := binaryKernel
@@ -94,14 +95,14 @@ func wrapAll(dt ir.DType, s []int64) {
 // applyBinary computes dst = op(a, b) over the broadcast of a and b;
 // dst has the output shape and may alias a when a has that shape too.
 func applyBinary(op ir.Op, dst *ir.Tensor, a, b *ir.Tensor) error {
-	if dst.DType.IsFloat() && sameShape(a.Shape, dst.Shape) && sameShape(b.Shape, dst.Shape) {
+	if dst.DType.IsFloat() && slices.Equal(a.Shape, dst.Shape) && slices.Equal(b.Shape, dst.Shape) {
 		// The common case (a residual Add): split across workers.
 		parallelFor(len(dst.F), 1<<15, func(lo, hi int) {
 			binF(op, dst.F[lo:hi], a.F[lo:hi], 1, b.F[lo:hi], 1)
 		})
 		return nil
 	}
-	if dst.DType.IsFloat() && sameShape(a.Shape, dst.Shape) && b.Len() == 1 {
+	if dst.DType.IsFloat() && slices.Equal(a.Shape, dst.Shape) && b.Len() == 1 {
 		// Scaling by a scalar (weight generators, normalisation): split too.
 		parallelFor(len(dst.F), 1<<15, func(lo, hi int) {
 			binF(op, dst.F[lo:hi], a.F[lo:hi], 1, b.F, 0)

@@ -7,6 +7,7 @@ package interp
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"pimc/ir"
@@ -234,7 +235,7 @@ func run(m *ir.Module, wc *weightCache, ar *arena, p plan, inputs []*ir.Tensor) 
 		if err := t.Check(); err != nil {
 			return nil, fmt.Errorf("input %d (%q): %w", i, v.Name, err)
 		}
-		if t.DType != v.Type.DType || !sameShape(t.Shape, v.Type.Shape) {
+		if t.DType != v.Type.DType || !slices.Equal(t.Shape, v.Type.Shape) {
 			return nil, fmt.Errorf("input %d (%q) is %s, model expects %s", i, v.Name, t.Type(), v.Type)
 		}
 		env[v] = t
@@ -331,18 +332,6 @@ func checkShape(s []int64) error {
 	return nil
 }
 
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // EvalNodeConsuming is EvalNode for a caller that will never read in[i]
 // again where consumable[i] is true: an elementwise Add/Sub/Mul/Div may
 // then write its result into that input's storage instead of allocating.
@@ -354,7 +343,7 @@ func EvalNodeConsuming(n *ir.Node, in []*ir.Tensor, consumable []bool) ([]*ir.Te
 		out := n.Out(0)
 		if len(in) == 2 && len(consumable) > 0 && consumable[0] && in[0] != nil && in[1] != nil && out != nil &&
 			in[0].DType.IsFloat() && in[0].DType == out.Type.DType && in[1].DType == in[0].DType &&
-			sameShape(in[0].Shape, out.Type.Shape) && in[0].Check() == nil && in[1].Check() == nil {
+			slices.Equal(in[0].Shape, out.Type.Shape) && in[0].Check() == nil && in[1].Check() == nil {
 			if err := applyBinary(n.Op, in[0], in[0], in[1]); err != nil {
 				return nil, n.Errorf("%v", err)
 			}

@@ -3,6 +3,7 @@ package ir
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrNotConstant marks a shape operand (Reshape's shape, Slice's starts,
@@ -263,7 +264,7 @@ func convShape(n *Node, x, w Type) ([]int64, error) {
 		return nil, fmt.Errorf("weight %v expects %d input channels per group, input has %d channels in %d groups", w.Shape, w.Shape[1], x.Shape[1], group)
 	}
 	k := w.Shape[2:]
-	if ks := n.IntList("kernel_shape", nil); ks != nil && !equalInts(ks, k) {
+	if ks := n.IntList("kernel_shape", nil); ks != nil && !slices.Equal(ks, k) {
 		return nil, fmt.Errorf("kernel_shape %v does not match weight %v", ks, w.Shape)
 	}
 	g, err := ResolveConv(n, x.Shape[2:], k, false)
@@ -305,18 +306,6 @@ func inferQLinearConv(n *Node) error {
 	}
 	setOut(n, 0, n.In(7).Type.DType, s)
 	return nil
-}
-
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func inferPool(n *Node) error {

@@ -2,6 +2,7 @@ package ir
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -148,7 +149,7 @@ func TestInferShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalInts(n.Outputs[0].Type.Shape, tc.want) {
+			if !slices.Equal(n.Outputs[0].Type.Shape, tc.want) {
 				t.Fatalf("shape %v, want %v", n.Outputs[0].Type.Shape, tc.want)
 			}
 		})
@@ -157,7 +158,7 @@ func TestInferShapes(t *testing.T) {
 
 func TestReshapeTarget(t *testing.T) {
 	got, err := ReshapeTarget([]int64{2, 3, 4}, []int64{0, -1}, false)
-	if err != nil || !equalInts(got, []int64{2, 12}) {
+	if err != nil || !slices.Equal(got, []int64{2, 12}) {
 		t.Fatalf("got %v %v", got, err)
 	}
 	if _, err := ReshapeTarget([]int64{2, 3}, []int64{-1, -1}, false); err == nil {

@@ -1,6 +1,9 @@
 package ir
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // pimc-domain quantized ops: the DualNet IR that the quantize pass emits and
 // the quantized reference executor (package dualnet) runs. Activations are
@@ -204,7 +207,7 @@ func qResidual(n *Node, i int, shape []int64) error {
 	if err := wantCodes(n, i); err != nil {
 		return err
 	}
-	if !equalInts(r.Type.Shape, shape) {
+	if !slices.Equal(r.Type.Shape, shape) {
 		return fmt.Errorf("residual %v, output %v", r.Type.Shape, shape)
 	}
 	return nil
@@ -259,7 +262,7 @@ func dualWeights(n *Node) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if w4.Rank() != wt.Rank() || w4.Rank() < 2 || !equalInts(w4.Shape[1:], wt.Shape[1:]) {
+	if w4.Rank() != wt.Rank() || w4.Rank() < 2 || !slices.Equal(w4.Shape[1:], wt.Shape[1:]) {
 		return 0, fmt.Errorf("INT4 weights %v and ternary weights %v differ beyond dim 0", w4.Shape, wt.Shape)
 	}
 	if v, ok := codesWithin(w4.I, 7); !ok {
@@ -375,7 +378,7 @@ func inferQAdd(n *Node) error {
 		}
 	}
 	a, b := n.In(0).Type, n.In(1).Type
-	if !equalInts(a.Shape, b.Shape) {
+	if !slices.Equal(a.Shape, b.Shape) {
 		return fmt.Errorf("operands %v and %v differ in shape", a.Shape, b.Shape)
 	}
 	if s := n.Int("shift", -1); s < 0 || s > 62 {

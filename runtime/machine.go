@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 
 	"pimc/backend/isa"
 )
@@ -104,7 +105,7 @@ func (m *Machine) Run(inputs []Tensor) ([]Tensor, *Stats, error) {
 	}
 	for i, t := range inputs {
 		want := p.ins[i]
-		if !sameShape(t.Shape, want.Shape) || int64(len(t.Data)) != want.Elems() {
+		if !slices.Equal(t.Shape, want.Shape) || int64(len(t.Data)) != want.Elems() {
 			return nil, nil, fmt.Errorf("input %d (%q) is %v with %d values, program expects %v", i, want.Name, t.Shape, len(t.Data), want.Shape)
 		}
 	}
@@ -122,18 +123,6 @@ func (m *Machine) Run(inputs []Tensor) ([]Tensor, *Stats, error) {
 	st.energies(m)
 	stats := m.stats(st)
 	return outs, stats, nil
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 type ports struct {

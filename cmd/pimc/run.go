@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"pimc/backend"
@@ -138,24 +139,12 @@ func readProgramInputs(p *runtime.Program, paths []string) ([]runtime.Tensor, er
 		if t.DType != ir.Float32 {
 			return nil, fmt.Errorf("%s: tensor is %s, input %q takes float32", path, t.DType, ports[i].Name)
 		}
-		if !equalShape(t.Shape, ports[i].Shape) {
+		if !slices.Equal(t.Shape, ports[i].Shape) {
 			return nil, fmt.Errorf("%s: shape %v, input %q is %v", path, t.Shape, ports[i].Name, ports[i].Shape)
 		}
 		ins[i] = runtime.Tensor{Shape: t.Shape, Data: t.F}
 	}
 	return ins, nil
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func writeRunOutputs(dir string, p *runtime.Program, outs []runtime.Tensor, st *runtime.Stats) error {
