@@ -25,7 +25,7 @@ import (
 	"pimc/search"
 )
 
-const searchUsage = "search --data DATA [--calib DATA] [--objectives accuracy,energy,latency,memory] [--max-drop PTS] [--population P] [--generations G] [--seed S] [--hw FILE] [--resume] -o DIR MODEL.onnx"
+const searchUsage = "search --data DATA [--calib DATA] [--objectives accuracy,energy,latency,memory] [--max-drop PTS] [--max-arrays S,E] [--population P] [--generations G] [--seed S] [--hw FILE] [--resume] -o DIR MODEL.onnx"
 
 // searchFlags are search's own flags; the data, calibration and hardware
 // flags are eval's (addQuantFlags).
@@ -41,6 +41,7 @@ type searchFlags struct {
 	steps       int
 	reportLimit int
 	resume      bool
+	maxArrays   string
 }
 
 // runSearch chooses one INT4/TB ratio per split layer by a multi-objective
@@ -57,6 +58,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&s.seed, "seed", 1, "Random seed `S`; the search is deterministic for a given seed")
 	fs.IntVar(&s.steps, "steps", 8, "Ratio grid: each layer's r is a multiple of 1/`N`")
 	fs.IntVar(&s.reportLimit, "report-limit", 1000, "Never use the first `N` images of --data (they are the final report's); the search slice starts after them, plus --offset")
+	fs.StringVar(&s.maxArrays, "max-arrays", "", "Array budget `S,E`: map every candidate on at most S SRAM-PIM and E eDRAM-PIM arrays of the chip (layers that do not fit stream, at a cost the objectives see); DIR/hw.json is the budgeted chip for pimc compile --hw")
 	fs.BoolVar(&s.resume, "resume", false, "Continue from DIR/checkpoint.json if it exists")
 	fs.IntVar(&s.q.workers, "workers", 0, "Candidates evaluated in parallel (default: the number of CPUs); never changes results")
 	fs.StringVar(&s.q.progress, "progress", "auto", "Progress bar on stderr: auto (on a terminal), on or off")
@@ -158,6 +160,9 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 	f := s.q
 	h, err := f.hardware()
 	if err != nil {
+		return err
+	}
+	if h, err = s.budget(h); err != nil {
 		return err
 	}
 	m, err := pipeline.Load(path, pipeline.Options{})
@@ -273,6 +278,17 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 	}
 	if err := os.MkdirAll(s.out, 0o755); err != nil {
 		return err
+	}
+	if s.maxArrays != "" {
+		// The budgeted chip, so that `pimc compile --hw DIR/hw.json
+		// --ratios DIR/best.json` costs best.json as the search did.
+		b, err := h.JSON()
+		if err == nil {
+			err = os.WriteFile(filepath.Join(s.out, "hw.json"), b, 0o644)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	var pr *progress
 	res, err := search.NSGA2(problem, search.Options{
@@ -556,6 +572,30 @@ func printSearch(w io.Writer, pf *paretoFile, res *search.Result, dir string, d 
 		row("best", *pf.Best)
 	}
 	fmt.Fprintf(w, "wrote %s, %s, %s\n", filepath.Join(dir, "pareto.json"), filepath.Join(dir, "best.json"), filepath.Join(dir, "pareto.png"))
+}
+
+// budget applies --max-arrays: the chip the candidates are mapped on keeps
+// at most that many arrays per pool. Its name says so, which also keeps
+// --resume from mixing budgets (the checkpoint tag holds the name).
+func (s *searchFlags) budget(h *hw.Hardware) (*hw.Hardware, error) {
+	if s.maxArrays == "" {
+		return h, nil
+	}
+	var sram, edram int
+	if n, err := fmt.Sscanf(s.maxArrays, "%d,%d", &sram, &edram); err != nil || n != 2 || fmt.Sprintf("%d,%d", sram, edram) != s.maxArrays {
+		return nil, fmt.Errorf("--max-arrays %q: want S,E (two whole numbers: SRAM-PIM and eDRAM-PIM arrays)", s.maxArrays)
+	}
+	if sram < 1 || sram > h.SRAM.Arrays || edram < 1 || edram > h.EDRAM.Arrays {
+		return nil, fmt.Errorf("--max-arrays %d,%d: the budget must be 1..%d SRAM-PIM and 1..%d eDRAM-PIM arrays (hardware %q)",
+			sram, edram, h.SRAM.Arrays, h.EDRAM.Arrays, h.Name)
+	}
+	b := *h
+	b.SRAM.Arrays, b.EDRAM.Arrays = sram, edram
+	b.Name = fmt.Sprintf("%s+arrays-%d-%d", h.Name, sram, edram)
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("--max-arrays %d,%d: %w", sram, edram, err)
+	}
+	return &b, nil
 }
 
 // tag names what a checkpoint's cached evaluations depend on besides the

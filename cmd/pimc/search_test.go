@@ -113,3 +113,68 @@ func TestSearchUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchArrayBudget: --max-arrays maps every candidate on the budgeted
+// chip, records it, writes it as DIR/hw.json, and compiling best.json on
+// that file gives the energy the search reported; budgets outside the
+// chip are refused.
+func TestSearchArrayBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the quantized executor")
+	}
+	model := filepath.Join("..", "..", "testdata", "models", "mnist", "lenet5_ccoltong1215_b10.onnx")
+	data := filepath.Join("..", "..", "testdata", "data", "mnist", "t10k-images-idx3-ubyte.gz")
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	args := []string{"--data", data, "--preset", "mnist", "--population", "4", "--generations", "1", "--limit", "50",
+		"--report-limit", "200", "--max-arrays", "8,4", "--progress", "off", "-o", dir, model}
+	if code := runSearch(args, &out, &errb); code != 0 {
+		t.Fatalf("pimc search %v: exit %d\n%s", args, code, errb.String())
+	}
+	var pf paretoFile
+	b, err := os.ReadFile(filepath.Join(dir, "pareto.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &pf); err != nil {
+		t.Fatal(err)
+	}
+	if pf.HW != "dualpim-28nm+arrays-8-4" || pf.Best == nil {
+		t.Fatalf("pareto.json: hw %q, best %v", pf.HW, pf.Best)
+	}
+	var rep struct {
+		Chosen struct {
+			Totals struct {
+				Energy struct {
+					Total float64 `json:"total_fj"`
+				} `json:"energy"`
+			} `json:"totals"`
+			SRAM struct {
+				Arrays int `json:"arrays"`
+			} `json:"sram"`
+			EDRAM struct {
+				Arrays int `json:"arrays"`
+			} `json:"edram"`
+		} `json:"chosen"`
+	}
+	out.Reset()
+	errb.Reset()
+	cargs := []string{"--hw", filepath.Join(dir, "hw.json"), "--ratios", filepath.Join(dir, "best.json"),
+		"--no-baselines", "--json", "-o", t.TempDir(), model}
+	if code := runCompile(cargs, &out, &errb); code != 0 {
+		t.Fatalf("pimc compile %v: exit %d\n%s", cargs, code, errb.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if c := rep.Chosen; c.Totals.Energy.Total != pf.Best.EnergyFJ || c.SRAM.Arrays != 8 || c.EDRAM.Arrays != 4 {
+		t.Errorf("compile on DIR/hw.json: %g fJ on %d/%d arrays; the search reported %g fJ on 8/4",
+			c.Totals.Energy.Total, c.SRAM.Arrays, c.EDRAM.Arrays, pf.Best.EnergyFJ)
+	}
+	for _, bad := range []string{"8", "0,4", "65,4", "8,33", "8,4,1", "a,b"} {
+		errb.Reset()
+		if code := runSearch([]string{"--data", data, "--max-arrays", bad, "-o", t.TempDir(), model}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "--max-arrays") {
+			t.Errorf("--max-arrays %s: exit %d, stderr %q", bad, code, errb.String())
+		}
+	}
+}
