@@ -140,6 +140,7 @@ type paretoFile struct {
 	Offset      int           `json:"search_offset"`
 	Images      int           `json:"search_images"`
 	HW          string        `json:"hw"`
+	Alloc       string        `json:"alloc"`
 	Algorithm   string        `json:"algorithm"`
 	Objectives  []string      `json:"objectives"`
 	MaxDrop     float64       `json:"max_drop_pts"`
@@ -329,7 +330,7 @@ func (s *searchFlags) run(path string, stdout, stderr io.Writer) error {
 		}
 	}
 	pf := &paretoFile{Schema: "pimc.search/1", Model: m.Name, Data: f.data.Data, Offset: f.data.Offset, Images: len(idx),
-		HW: h.Name, Algorithm: "NSGA-II (constrained domination)", Objectives: s.objectives, MaxDrop: s.maxDrop,
+		HW: h.Name, Alloc: string(s.alloc.objective()), Algorithm: "NSGA-II (constrained domination)", Objectives: s.objectives, MaxDrop: s.maxDrop,
 		Seed: s.seed, Population: s.population, Generations: res.Generation, Steps: s.steps, Layers: layers,
 		Evaluations: res.Evaluations,
 		INT4Only:    searchPoint{Ratios: ratiosOf(uniform(s.steps)), searchMetrics: int4, Feasible: true},
