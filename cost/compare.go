@@ -11,13 +11,23 @@ type Metrics struct {
 	// Secondary figures, for readers who count memory differently.
 	WeightPackedBits   int64 `json:"weight_packed_bits"`
 	PeakActivationBits int64 `json:"peak_activation_bits"`
+	// Top1 is the measured top-1 accuracy (fraction), when the report has one.
+	Top1 *float64 `json:"top1,omitempty"`
 }
 
 func metricsOf(r *Report) Metrics {
 	t := r.Totals
 	return Metrics{Label: r.Label, EnergyFJ: t.Energy.Total, WeightBits: t.Memory.WeightBits,
 		LatencyClk: t.LatencyClk, WeightPackedBits: t.Memory.WeightPackedBits,
-		PeakActivationBits: t.Memory.PeakActivationBits}
+		PeakActivationBits: t.Memory.PeakActivationBits, Top1: top1(r)}
+}
+
+func top1(r *Report) *float64 {
+	if r.Accuracy == nil {
+		return nil
+	}
+	v := r.Accuracy.Top1
+	return &v
 }
 
 // Savings is the chosen model against one baseline. Each saving is
@@ -36,6 +46,9 @@ type Savings struct {
 	EnergyRatio       float64 `json:"energy_ratio"`
 	MemoryRatio       float64 `json:"memory_ratio"`
 	LatencyRatio      float64 `json:"latency_ratio"`
+	// AccuracyDeltaPts is the chosen model's top-1 minus the baseline's, in
+	// percentage points, when both were measured on the same data.
+	AccuracyDeltaPts *float64 `json:"accuracy_delta_pts,omitempty"`
 }
 
 // Comparison is the paper's headline table: the chosen ratios against
@@ -82,6 +95,12 @@ func Compare(chosen, int4only, tbonly *Report) *Comparison {
 		s.PackedMemorySaved = saved(float64(c.Chosen.WeightPackedBits), float64(m.WeightPackedBits))
 		s.Headline = fmt.Sprintf("%s energy, %s memory, %s latency saved vs %s",
 			pct(s.EnergySaved), pct(s.MemorySaved), pct(s.LatencySaved), b.name)
+		if c.Chosen.Top1 != nil && m.Top1 != nil && chosen.Accuracy.Data == b.r.Accuracy.Data && chosen.Accuracy.Images == b.r.Accuracy.Images {
+			d := 100 * (*c.Chosen.Top1 - *m.Top1)
+			s.AccuracyDeltaPts = &d
+			s.Headline = fmt.Sprintf("%s energy, %s memory, %s latency saved, %+.2f pts top-1 vs %s",
+				pct(s.EnergySaved), pct(s.MemorySaved), pct(s.LatencySaved), d, b.name)
+		}
 		c.Baselines = append(c.Baselines, s)
 	}
 	return c

@@ -261,13 +261,25 @@ type Report struct {
 	ClockMHz float64 `json:"clock_mhz"`
 	// Alloc is the allocation objective the arrays were mapped with
 	// (mapping.Options.Objective; docs/mapping.md, "Objectives").
-	Alloc  mapping.Objective `json:"alloc"`
-	Ratio  Ratio             `json:"ratio"`
-	Totals Totals            `json:"totals"`
-	SRAM   PoolReport        `json:"sram"`
-	EDRAM  PoolReport        `json:"edram"`
-	Layers []LayerReport     `json:"layers"`
-	PPUOps []PPUReport       `json:"ppu_ops"`
+	Alloc mapping.Objective `json:"alloc"`
+	Ratio Ratio             `json:"ratio"`
+	// Accuracy is top-1 on labelled data, measured by the compiler (pimc
+	// compile --data) with the quantized reference executor; nil without
+	// data: the cost model itself knows nothing of accuracy.
+	Accuracy *Accuracy     `json:"accuracy,omitempty"`
+	Totals   Totals        `json:"totals"`
+	SRAM     PoolReport    `json:"sram"`
+	EDRAM    PoolReport    `json:"edram"`
+	Layers   []LayerReport `json:"layers"`
+	PPUOps   []PPUReport   `json:"ppu_ops"`
+}
+
+// Accuracy is a model's top-1 on a labelled data set.
+type Accuracy struct {
+	Data    string  `json:"data"`
+	Images  int     `json:"images"`
+	Correct int     `json:"correct"`
+	Top1    float64 `json:"top1"` // Correct / Images
 }
 
 // ReportFile is what `pimc compile` writes as report.json: the chosen

@@ -72,14 +72,21 @@ func WriteTable(w io.Writer, r *Report, c *Comparison) error {
 		size(mem.WeightBits), size(mem.WeightPackedBits), mem.INT8Weights, mem.INT4Weights, mem.TernaryWeights)
 	fmt.Fprintf(bw, "         activations %s stored, peak %s live at %s (buffer %s)\n",
 		size(mem.ActivationBits), size(mem.PeakActivationBits), mem.PeakAt, size(mem.BufferBits))
+	if a := r.Accuracy; a != nil {
+		fmt.Fprintf(bw, "accuracy top-1 %.2f%% (%d of %d images of %s; quantized reference executor)\n", 100*a.Top1, a.Correct, a.Images, a.Data)
+	}
 	if c != nil && len(c.Baselines) > 0 {
 		fmt.Fprintln(bw)
 		for _, s := range c.Baselines {
-			fmt.Fprintf(bw, "vs %-9s  %s   (energy %s vs %s, weights %s vs %s, latency %d vs %d clk)\n",
+			acc := ""
+			if c.Chosen.Top1 != nil && s.Metrics.Top1 != nil {
+				acc = fmt.Sprintf(", top-1 %.2f%% vs %.2f%%", 100**c.Chosen.Top1, 100**s.Metrics.Top1)
+			}
+			fmt.Fprintf(bw, "vs %-9s  %s   (energy %s vs %s, weights %s vs %s, latency %d vs %d clk%s)\n",
 				s.Baseline, strings.TrimSuffix(s.Headline, " vs "+s.Baseline),
 				energy(c.Chosen.EnergyFJ), energy(s.Metrics.EnergyFJ),
 				size(c.Chosen.WeightBits), size(s.Metrics.WeightBits),
-				c.Chosen.LatencyClk, s.Metrics.LatencyClk)
+				c.Chosen.LatencyClk, s.Metrics.LatencyClk, acc)
 		}
 	}
 	return bw.Flush()

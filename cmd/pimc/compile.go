@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 	"strings"
 
@@ -112,12 +113,19 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
+	acc, err := c.accuracyOn(m)
+	if err != nil {
+		return err
+	}
+	if rep.Accuracy, err = acc(chosen, h, cost.LabelChosen); err != nil {
+		return err
+	}
 	var i4, tb *cost.Report
 	if !noBaselines {
-		if i4, err = c.baseline(m, 1, h, cost.LabelINT4Only); err != nil {
+		if i4, err = c.baseline(m, 1, h, cost.LabelINT4Only, acc); err != nil {
 			return err
 		}
-		if tb, err = c.baseline(m, 0, h, cost.LabelTBOnly); err != nil {
+		if tb, err = c.baseline(m, 0, h, cost.LabelTBOnly, acc); err != nil {
 			return err
 		}
 	}
@@ -175,7 +183,7 @@ func (c *compiler) quantize(m *ir.Module, r dualnet.Ratios, chosen bool) (*ir.Mo
 	return q, nil
 }
 
-func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label string) (*cost.Report, error) {
+func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label string, acc accuracyFunc) (*cost.Report, error) {
 	q, err := c.quantize(m, dualnet.Uniform(r), false)
 	if err != nil {
 		return nil, fmt.Errorf("%s baseline: %w", label, err)
@@ -184,7 +192,61 @@ func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label strin
 	if err != nil {
 		return nil, fmt.Errorf("%s baseline: %w", label, err)
 	}
+	if rep.Accuracy, err = acc(q, h, label); err != nil {
+		return nil, err
+	}
 	return rep, nil
+}
+
+// accuracyFunc measures a quantized variant's top-1 (nil without --data).
+type accuracyFunc func(q *ir.Module, h *hw.Hardware, label string) (*cost.Accuracy, error)
+
+// accuracyOn opens --data once for the model's input and returns the
+// function that scores each variant on it with the quantized reference
+// executor, so that the report's comparison carries accuracy beside
+// energy, memory and latency (the paper's table).
+func (c *compiler) accuracyOn(m *ir.Module) (accuracyFunc, error) {
+	f := c.qf
+	if f.data.Data == "" {
+		return func(*ir.Module, *hw.Hardware, string) (*cost.Accuracy, error) { return nil, nil }, nil
+	}
+	spec, batch, err := modelSpec(m)
+	if err != nil {
+		return nil, err
+	}
+	set, err := f.data.Open(spec, readTensorProto)
+	if err != nil {
+		return nil, err
+	}
+	if set.Len() == 0 {
+		return nil, fmt.Errorf("%s: no images to score (--data, --offset, --limit)", f.data.Data)
+	}
+	for i := 0; i < set.Len(); i++ {
+		if set.Label(i) < 0 {
+			return nil, fmt.Errorf("%s: item %d (%s) has no label", f.data.Data, i, set.Item(i))
+		}
+	}
+	if f.workers <= 0 {
+		f.workers = goruntime.GOMAXPROCS(0)
+	}
+	eb := &batches{set: set, batch: batch, shape: append([]int64{}, m.Graph.Inputs[0].Type.Shape...)}
+	return func(q *ir.Module, h *hw.Hardware, label string) (*cost.Accuracy, error) {
+		ex, err := dualnet.NewExecutor(q, dualnet.ExecOptions{HW: h, Workers: 1})
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", c.path, label, err)
+		}
+		n, err := score(eb, f, c.stderr, label, func(in *ir.Tensor) (*ir.Tensor, error) {
+			out, err := ex.Run([]*ir.Tensor{in})
+			if err != nil {
+				return nil, err
+			}
+			return out[0], nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", c.path, label, err)
+		}
+		return &cost.Accuracy{Data: f.data.Data, Images: set.Len(), Correct: n, Top1: float64(n) / float64(set.Len())}, nil
+	}, nil
 }
 
 // writeProgram emits the instruction streams and writes DIR/program.pimb

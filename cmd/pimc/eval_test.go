@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"pimc/cost"
 	"pimc/dualnet"
 	"pimc/ir"
 )
@@ -170,5 +172,50 @@ func TestQuantizedModel(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "pimc infer: warning: no calibration data") {
 		t.Errorf("stderr %q", errb.String())
+	}
+}
+
+// TestCompileReportsAccuracy: with --data, compile's report carries the
+// top-1 of the chosen ratios and both baselines, equal to what eval
+// measures on the same images, and the comparison their difference.
+func TestCompileReportsAccuracy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the quantized executor")
+	}
+	model := filepath.Join("..", "..", "testdata", "models", "mnist", "lenet5_ccoltong1215_b10.onnx")
+	data := filepath.Join("..", "..", "testdata", "data", "mnist", "t10k-images-idx3-ubyte.gz")
+	common := []string{"--data", data, "--preset", "mnist", "--calib", data, "--offset", "256", "--limit", "100"}
+	var out, errb bytes.Buffer
+	if code := runEval(append(append([]string{}, common...), "--json", "--progress", "off", model), &out, &errb); code != 0 {
+		t.Fatalf("eval: exit %d\n%s", code, errb.String())
+	}
+	var ev struct {
+		INT4 float64 `json:"int4_top1"`
+		TB   float64 `json:"tb_top1"`
+		Dual float64 `json:"dual_top1"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &ev); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := runCompile(append(append([]string{}, common...), "--json", "-o", t.TempDir(), model), &out, &errb); code != 0 {
+		t.Fatalf("compile: exit %d\n%s", code, errb.String())
+	}
+	var rf cost.ReportFile
+	if err := json.Unmarshal(out.Bytes(), &rf); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		r    *cost.Report
+		want float64
+	}{{"chosen", rf.Chosen, ev.Dual}, {"int4-only", rf.INT4Only, ev.INT4}, {"tb-only", rf.TBOnly, ev.TB}} {
+		if c.r == nil || c.r.Accuracy == nil || c.r.Accuracy.Images != 100 || c.r.Accuracy.Top1 != c.want {
+			t.Errorf("%s: accuracy %+v, eval measured %v", c.name, c.r.Accuracy, c.want)
+		}
+	}
+	if b := rf.Comparison.Baselines; len(b) != 2 || b[0].AccuracyDeltaPts == nil || math.Abs(*b[0].AccuracyDeltaPts-100*(ev.Dual-ev.INT4)) > 1e-9 {
+		t.Errorf("comparison: %+v", b)
 	}
 }
