@@ -31,7 +31,7 @@ var reportTypes = map[string]any{
 	"ReportFile": ReportFile{}, "Report": Report{}, "Ratio": Ratio{}, "Totals": Totals{}, "Memory": Memory{},
 	"Counts": Counts{}, "Energy": Energy{}, "PoolReport": PoolReport{}, "ArrayUse": ArrayUse{}, "ArrayImage": ArrayImage{},
 	"LayerReport": LayerReport{}, "PathCost": PathCost{}, "PPUReport": PPUReport{},
-	"Comparison": Comparison{}, "Metrics": Metrics{}, "Savings": Savings{},
+	"Comparison": Comparison{}, "Metrics": Metrics{}, "Savings": Savings{}, "Accuracy": Accuracy{},
 }
 
 // TestJSONFieldsStable pins the report's JSON field names and order:
@@ -39,7 +39,7 @@ var reportTypes = map[string]any{
 func TestJSONFieldsStable(t *testing.T) {
 	want := map[string][]string{
 		"ReportFile": {"schema", "chosen", "int4_only", "tb_only", "comparison"},
-		"Report":     {"schema", "model", "label", "hardware", "clock_mhz", "alloc", "ratio", "totals", "sram", "edram", "layers", "ppu_ops"},
+		"Report":     {"schema", "model", "label", "hardware", "clock_mhz", "alloc", "ratio", "accuracy", "totals", "sram", "edram", "layers", "ppu_ops"},
 		"Ratio":      {"split_layers", "unsplit_layers", "int4_channels", "tb_channels", "channels", "macs"},
 		"Totals": {"latency_clk", "latency_us", "no_overlap_latency_clk", "array_clk", "layer_ppu_clk", "ppu_op_clk",
 			"bottleneck", "bottleneck_clk", "energy_uj", "load_clk", "load_energy_fj", "counts", "energy", "memory"},
@@ -62,9 +62,10 @@ func TestJSONFieldsStable(t *testing.T) {
 			"resident_rows", "used_cells", "allocated_cells", "utilisation", "counts", "energy"},
 		"PPUReport":  {"name", "op", "precision", "elements", "clk", "counts", "energy"},
 		"Comparison": {"chosen", "baselines"},
-		"Metrics":    {"label", "energy_fj", "weight_bits", "latency_clk", "weight_packed_bits", "peak_activation_bits"},
+		"Metrics":    {"label", "energy_fj", "weight_bits", "latency_clk", "weight_packed_bits", "peak_activation_bits", "top1"},
 		"Savings": {"baseline", "metrics", "energy_saved", "memory_saved", "latency_saved", "packed_memory_saved",
-			"headline", "energy_ratio", "memory_ratio", "latency_ratio"},
+			"headline", "energy_ratio", "memory_ratio", "latency_ratio", "accuracy_delta_pts"},
+		"Accuracy": {"data", "images", "correct", "top1"},
 	}
 	for name, v := range reportTypes {
 		if got := jsonKeys(reflect.TypeOf(v)); !reflect.DeepEqual(got, want[name]) {
