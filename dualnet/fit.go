@@ -112,50 +112,7 @@ func (p *layerPlan) accumulateAll(x *ir.Tensor, e *fitEntry, c4, ct [][]int8) {
 			e.stT[ch].add(dot(ct[ch], xb), y)
 		}
 	}
-	if !p.conv {
-		rows := int(x.Shape[0])
-		for r := 0; r < rows; r++ {
-			copy(xf, x.F[r*p.k:(r+1)*p.k])
-			use()
-		}
-		return
-	}
-	n := p.n
-	if n.Int("group", 1) != 1 {
-		return
-	}
-	xs := x.Shape
-	ws := n.In(1).Type.Shape
-	geo, err := ir.ResolveConv(n, xs[2:], ws[2:], false)
-	if err != nil {
-		return
-	}
-	cin, h, w := int(xs[1]), int(xs[2]), int(xs[3])
-	kh, kw := int(ws[2]), int(ws[3])
-	oh, ow := int(geo.Out[0]), int(geo.Out[1])
-	step := max(1, oh*ow/fitPixels)
-	for b := 0; b < int(xs[0]); b++ {
-		img := x.F[b*cin*h*w : (b+1)*cin*h*w]
-		for pix := 0; pix < oh*ow; pix += step {
-			oy, ox := pix/ow, pix%ow
-			i := 0
-			for c := 0; c < cin; c++ {
-				for ky := 0; ky < kh; ky++ {
-					iy := oy*int(geo.Strides[0]) - int(geo.Pads[0]) + ky*int(geo.Dilations[0])
-					for kx := 0; kx < kw; kx++ {
-						ix := ox*int(geo.Strides[1]) - int(geo.Pads[1]) + kx*int(geo.Dilations[1])
-						v := float32(0)
-						if iy >= 0 && iy < h && ix >= 0 && ix < w {
-							v = img[(c*h+iy)*w+ix]
-						}
-						xf[i] = v
-						i++
-					}
-				}
-			}
-			use()
-		}
-	}
+	p.fitWindows(x, xf, use)
 }
 
 // accumulateOut adds one sample's float layer output (pre-activation,
@@ -279,4 +236,54 @@ func (l *lowering) seqCorrect() error {
 		}
 	}
 	return nil
+}
+
+// fitWindows fills xf with each sampled input vector of x the fits use (a
+// Gemm's rows; a conv's windows at every step-th output pixel, zero in
+// the padding, in (c, ky, kx) order) and calls use after each one.
+func (p *layerPlan) fitWindows(x *ir.Tensor, xf []float32, use func()) {
+	if !p.conv {
+		rows := int(x.Shape[0])
+		for r := 0; r < rows; r++ {
+			copy(xf, x.F[r*p.k:(r+1)*p.k])
+			use()
+		}
+		return
+	}
+	n := p.n
+	if n.Int("group", 1) != 1 {
+		return
+	}
+	xs := x.Shape
+	ws := n.In(1).Type.Shape
+	geo, err := ir.ResolveConv(n, xs[2:], ws[2:], false)
+	if err != nil {
+		return
+	}
+	cin, h, w := int(xs[1]), int(xs[2]), int(xs[3])
+	kh, kw := int(ws[2]), int(ws[3])
+	oh, ow := int(geo.Out[0]), int(geo.Out[1])
+	step := max(1, oh*ow/fitPixels)
+	for b := 0; b < int(xs[0]); b++ {
+		img := x.F[b*cin*h*w : (b+1)*cin*h*w]
+		for pix := 0; pix < oh*ow; pix += step {
+			oy, ox := pix/ow, pix%ow
+			i := 0
+			for c := 0; c < cin; c++ {
+				for ky := 0; ky < kh; ky++ {
+					iy := oy*int(geo.Strides[0]) - int(geo.Pads[0]) + ky*int(geo.Dilations[0])
+					for kx := 0; kx < kw; kx++ {
+						ix := ox*int(geo.Strides[1]) - int(geo.Pads[1]) + kx*int(geo.Dilations[1])
+						v := float32(0)
+						if iy >= 0 && iy < h && ix >= 0 && ix < w {
+							v = img[(c*h+iy)*w+ix]
+						}
+						xf[i] = v
+						i++
+					}
+				}
+			}
+			use()
+		}
+	}
 }
