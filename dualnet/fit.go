@@ -118,8 +118,15 @@ func (p *layerPlan) accumulateAll(x *ir.Tensor, e *fitEntry, c4, ct [][]int8) {
 // accumulateOut adds one sample's float layer output (pre-activation,
 // bias included) to the per-channel sums.
 func (e *fitEntry) accumulateOut(y *ir.Tensor, c int) {
+	e.floatN += channelMoments(y, c, e.floatSum, e.floatSq)
+}
+
+// channelMoments adds each channel's sum and sum of squares of y (N, c,
+// ...) to sum and sq, in memory order, and returns the values counted per
+// channel (0 for a nil y).
+func channelMoments(y *ir.Tensor, c int, sum, sq []float64) float64 {
 	if y == nil {
-		return
+		return 0
 	}
 	n := int(y.Shape[0])
 	per := int(y.Len()) / (n * c)
@@ -130,11 +137,11 @@ func (e *fitEntry) accumulateOut(y *ir.Tensor, c int) {
 				s += float64(v)
 				q += float64(v) * float64(v)
 			}
-			e.floatSum[ch] += s
-			e.floatSq[ch] += q
+			sum[ch] += s
+			sq[ch] += q
 		}
 	}
-	e.floatN += float64(n * per)
+	return float64(n * per)
 }
 
 // seqCorrect is the second, sequential correction ("moment matching"):

@@ -138,23 +138,7 @@ func (p *layerPlan) refAccumulate(x *ir.Tensor, fitStats []lsStat) {
 // accumulateOut adds one sample's float layer output (pre-activation,
 // bias included) to the per-channel sums.
 func (p *layerPlan) refAccumulateOut(y *ir.Tensor) {
-	if y == nil {
-		return
-	}
-	n := int(y.Shape[0])
-	per := int(y.Len()) / (n * p.c)
-	for b := 0; b < n; b++ {
-		for c := 0; c < p.c; c++ {
-			s, q := 0.0, 0.0
-			for _, v := range y.F[(b*p.c+c)*per : (b*p.c+c+1)*per] {
-				s += float64(v)
-				q += float64(v) * float64(v)
-			}
-			p.floatSum[c] += s
-			p.floatSq[c] += q
-		}
-	}
-	p.floatN += float64(n * per)
+	p.floatN += channelMoments(y, p.c, p.floatSum, p.floatSq)
 }
 
 // seqCorrect is the second, sequential correction ("moment matching"):
