@@ -139,8 +139,8 @@ func TestSearchArrayBudget(t *testing.T) {
 	if err := json.Unmarshal(b, &pf); err != nil {
 		t.Fatal(err)
 	}
-	if pf.HW != "dualpim-28nm+arrays-8-4" || pf.Best == nil {
-		t.Fatalf("pareto.json: hw %q, best %v", pf.HW, pf.Best)
+	if pf.HW != "dualpim-28nm+arrays-8-4" || pf.Alloc != string(defaultAlloc) || pf.Best == nil {
+		t.Fatalf("pareto.json: hw %q, alloc %q, best %v", pf.HW, pf.Alloc, pf.Best)
 	}
 	var rep struct {
 		Chosen struct {
