@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"pimc/backend"
 	"pimc/backend/isa"
@@ -85,10 +86,12 @@ type compiler struct {
 // comparison, at r = 1 (INT4-only) and r = 0 (TB-only) from the same
 // calibration, then writes the IR, report.json and utilisation.svg.
 func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
+	phase := c.phases()
 	m, err := pipeline.Load(c.path, c.o)
 	if err != nil {
 		return err
 	}
+	phase("load")
 	if floatOnly || c.stopped(pipeline.Canonical()) {
 		return writeIR(c.out, m)
 	}
@@ -100,19 +103,23 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if err != nil {
 		return err
 	}
+	phase("lower (chosen)")
 	if err := writeIR(c.out, chosen); err != nil {
 		return err
 	}
+	phase("write ir")
 	if c.o.StopAfter != "" && c.o.StopAfter != "partition" {
 		return nil
 	}
 	if err := writeProgram(c.out, chosen, h, c.bo); err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
+	phase("emit program")
 	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen, Mapping: c.bo.Mapping()})
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
+	phase("cost (chosen)")
 	acc, err := c.accuracyOn(m)
 	if err != nil {
 		return err
@@ -125,9 +132,11 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 		if i4, err = c.baseline(m, 1, h, cost.LabelINT4Only, acc); err != nil {
 			return err
 		}
+		phase("baseline int4-only")
 		if tb, err = c.baseline(m, 0, h, cost.LabelTBOnly, acc); err != nil {
 			return err
 		}
+		phase("baseline tb-only")
 	}
 	file := cost.NewReportFile(rep, i4, tb)
 	if err := writeFile(filepath.Join(c.out, "report.json"), func(w io.Writer) error { return cost.WriteJSON(w, file) }); err != nil {
@@ -136,10 +145,25 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if err := writeFile(filepath.Join(c.out, "utilisation.svg"), func(w io.Writer) error { return cost.WriteUtilisationSVG(w, rep) }); err != nil {
 		return err
 	}
+	phase("write report")
 	if jsonOut {
 		return cost.WriteJSON(c.stdout, file)
 	}
 	return cost.WriteTable(c.stdout, rep, file.Comparison)
+}
+
+// phases returns a function that, under -time, logs the wall time since
+// its previous call (or since phases) under the given name.
+func (c *compiler) phases() func(name string) {
+	if !c.o.Time || c.o.Log == nil {
+		return func(string) {}
+	}
+	t := time.Now()
+	return func(name string) {
+		now := time.Now()
+		c.o.Log("%-20s %8.3f ms (phase)", name, float64(now.Sub(t).Microseconds())/1000)
+		t = now
+	}
 }
 
 // lower calibrates the canonical module m (recording the calibration on
