@@ -21,12 +21,15 @@ func TestImagePacking(t *testing.T) {
 		const K, chans = 37, 11
 		p := &path{pool: pool, planes: planes}
 		for c := range chans {
-			w := make([]int64, K)
+			// Codes are int8 (the IR's weight dtype); wider images hold
+			// them sign-extended.
+			w := make([]int8, K)
 			for i := range w {
 				if pool == isa.EDRAM {
-					w[i] = r.Int64N(3) - 1
+					w[i] = int8(r.IntN(3) - 1)
 				} else {
-					w[i] = r.Int64N(1<<planes) - 1<<(planes-1)
+					b := min(planes, 8)
+					w[i] = int8(r.IntN(1<<b) - 1<<(b-1))
 				}
 			}
 			p.chans = append(p.chans, int64(c*3))

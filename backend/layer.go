@@ -30,7 +30,7 @@ type layer struct {
 type path struct {
 	pool   isa.Engine
 	chans  []int64   // output channel of each path row
-	w      [][]int64 // IR weights of each path row ([cg][kh][kw]; not copied)
+	w      [][]int8 // IR weights of each path row ([cg][kh][kw]; not copied)
 	perm   []int     // IR index of each canonical (ky, kx, c) row; nil: the same
 	group  []int     // group of each path row
 	planes int       // bit planes per weight (SRAM: w_bits; eDRAM: 2)
@@ -284,7 +284,17 @@ func (e *emitter) prepare(n *ir.Node) (*layer, error) {
 			}
 		}
 	}
-	rows := func(t *ir.Tensor, i int) []int64 { return t.I[i*l.K : (i+1)*l.K : (i+1)*l.K] }
+	// Int8s is the tensor's own storage for the quantizer's weights (a
+	// parsed IR's int64 codes are narrowed once per tensor).
+	codes := map[*ir.Tensor][]int8{}
+	rows := func(t *ir.Tensor, i int) []int8 {
+		w, ok := codes[t]
+		if !ok {
+			w = t.Int8s()
+			codes[t] = w
+		}
+		return w[i*l.K : (i+1)*l.K : (i+1)*l.K]
+	}
 	if l.dual {
 		w4, wt, chm := n.In(1).Const, n.In(2).Const, n.In(4).Const
 		n4, nt := int(w4.Shape[0]), int(wt.Shape[0])
@@ -360,7 +370,7 @@ func (e *emitter) prepare(n *ir.Node) (*layer, error) {
 func (p *path) image(t *tile) isa.Image {
 	im := isa.Image{Pool: p.pool, Planes: uint8(p.planes), Rows: uint32(t.rows), R0: uint32(t.r0)}
 	im.Chans = make([]uint32, len(t.rowsIdx))
-	ws := make([][]int64, len(t.rowsIdx))
+	ws := make([][]int8, len(t.rowsIdx))
 	for j, r := range t.rowsIdx {
 		im.Chans[j] = uint32(p.chans[r])
 		ws[j] = p.w[r]
@@ -378,7 +388,7 @@ func (p *path) image(t *tile) isa.Image {
 		case p.pool == isa.EDRAM:
 			// Ternary: + cell is plane 0, − cell plane 1.
 			for j, w := range ws {
-				if v := w[i] + 1; uint64(v) < 3 {
+				if v := int(w[i]) + 1; uint(v) < 3 {
 					row[j>>2] |= ternCode[v] << (j & 3 * 2)
 				}
 			}

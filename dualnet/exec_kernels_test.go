@@ -134,7 +134,7 @@ func checkIntPath(t *testing.T, rng *rand.Rand, name string, adc ADC, kg, rows, 
 		}
 	}
 	kpad := (kg + 31) &^ 31
-	ip := newIntPath(w, ch, wbits, kg, kpad, xbits, adc)
+	ip := newIntPath(i8s(w), ch, wbits, kg, kpad, xbits, adc)
 	s := &mmStep{kg: kg, kpad: kpad, cin: 1, hp: 1, wp: 1, cout: rows, sram: adc, edram: adc,
 		ipaths: []*intPath{ip}, chAll: [][]int32{make([]int32, ip.rowsPad)}}
 	sc := s.scratch(&state{scratch: map[int]any{}})
@@ -201,7 +201,7 @@ func checkTBPath(t *testing.T, rng *rand.Rand, adc ADC, kg, rows int, signed boo
 		}
 	}
 	kpad := (kg + 31) &^ 31
-	tp := newTBPath(w, ch, kg, adc)
+	tp := newTBPath(i8s(w), ch, kg, adc)
 	s := &mmStep{kg: kg, kpad: kpad, cin: 1, hp: 1, wp: 1, cout: rows, sram: adc, edram: adc,
 		ipaths: []*intPath{nil}, tpath: tp, chAll: [][]int32{make([]int32, (rows+3)&^3)}}
 	sc := s.scratch(&state{scratch: map[int]any{}})
@@ -336,7 +336,7 @@ func checkIntBlock(t *testing.T, rng *rand.Rand, adc ADC, kg, rows, npix, wbits,
 		}
 	}
 	kpad := (kg + 31) &^ 31
-	ip := newIntPath(w, ch, wbits, kg, kpad, xbits, adc)
+	ip := newIntPath(i8s(w), ch, wbits, kg, kpad, xbits, adc)
 	rall := ip.rowsPad + 8 // room for eight TB rows after the path's
 	s := &mmStep{kg: kg, kpad: kpad, cin: 1, hp: 1, wp: 1, cout: rows, sram: adc, edram: adc,
 		ipaths: []*intPath{ip}, chAll: [][]int32{make([]int32, rall)}}
@@ -426,7 +426,7 @@ func checkTBBlock(t *testing.T, rng *rand.Rand, adc ADC, kg, rows, npix int, sig
 		}
 	}
 	kpad := (kg + 31) &^ 31
-	tp := newTBPath(w, ch, kg, adc)
+	tp := newTBPath(i8s(w), ch, kg, adc)
 	toff := 4                      // TB rows after four SRAM rows
 	rall := toff + (rows+7)&^7 + 4 // and four more rows
 	s := &mmStep{kg: kg, kpad: kpad, cin: 1, hp: 1, wp: 1, cout: rows, sram: adc, edram: adc,
@@ -518,4 +518,13 @@ func TestGatherBlock(t *testing.T) {
 			}
 		}
 	}
+}
+
+// i8s narrows test weights (all within int8) to the executor's storage.
+func i8s(w []int64) []int8 {
+	out := make([]int8, len(w))
+	for i, v := range w {
+		out[i] = int8(v)
+	}
+	return out
 }

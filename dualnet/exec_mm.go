@@ -202,11 +202,12 @@ func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() in
 	}
 	// canon maps the IR weight layout [rows][cg][kh][kw] to the canonical
 	// row order (ky, kx, c).
-	canon := func(w []int64, rows int) []int64 {
+	canon := func(t *ir.Tensor, rows int) []int8 {
+		w := t.Int8s()
 		if s.gemm {
 			return w
 		}
-		out := make([]int64, len(w))
+		out := make([]int8, len(w))
 		for r := 0; r < rows; r++ {
 			for c := 0; c < s.cg; c++ {
 				for ky := 0; ky < s.kh; ky++ {
@@ -222,19 +223,19 @@ func (e *Executor) compileMM(n *ir.Node, id map[*ir.Value]int, codeOut func() in
 		w4, wt, chm := n.In(1).Const, n.In(2).Const, n.In(4).Const
 		n4 := int(w4.Shape[0])
 		if n4 > 0 {
-			s.ipaths = []*intPath{newIntPath(canon(w4.I, n4), chm.I[:n4], 4, s.kg, s.kpad, s.xbits, s.sram)}
+			s.ipaths = []*intPath{newIntPath(canon(w4, n4), chm.I[:n4], 4, s.kg, s.kpad, s.xbits, s.sram)}
 		} else {
 			s.ipaths = []*intPath{nil}
 		}
 		if nt := int(wt.Shape[0]); nt > 0 {
-			s.tpath = newTBPath(canon(wt.I, nt), chm.I[n4:], s.kg, s.edram)
+			s.tpath = newTBPath(canon(wt, nt), chm.I[n4:], s.kg, s.edram)
 		}
 		s.tau = uint8(int32(n.Int("tb_threshold", 1)) + s.xoff)
 		if int32(n.Int("tb_threshold", 1))+s.xoff > 255 {
 			s.tau = 255
 		}
 	} else {
-		w := canon(n.In(1).Const.I, s.cout)
+		w := canon(n.In(1).Const, s.cout)
 		wb := int(n.Int("w_bits", 8))
 		for g := 0; g < s.groups; g++ {
 			ch := make([]int64, s.ocg)
@@ -310,7 +311,7 @@ type rqParams struct {
 // formed before they are requantized together.
 const posBlock = 32
 
-func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *intPath {
+func newIntPath(w []int8, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *intPath {
 	rows := len(ch)
 	p := &intPath{rows: rows, rowsPad: (rows + 3) &^ 3, wbits: wbits, kg: kg, kpad: kpad}
 	p.simd = useAVX2 && wbits <= 4 && xbits <= 4
@@ -323,8 +324,8 @@ func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *int
 	p.wsum = make([]int64, rows)
 	for r := 0; r < rows; r++ {
 		for k := 0; k < kg; k++ {
-			p.w[r*kpad+k] = int8(w[r*kg+k])
-			p.wsum[r] += w[r*kg+k]
+			p.w[r*kpad+k] = w[r*kg+k]
+			p.wsum[r] += int64(w[r*kg+k])
 		}
 	}
 	if useVNNI {
@@ -350,7 +351,7 @@ func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *int
 		for r := 0; r < rows; r++ {
 			for k := 0; k < kg; k++ {
 				t, pos := k/adc.Rows, k%adc.Rows
-				u := w[r*kg+k] & wmask // two's complement bits
+				u := int64(w[r*kg+k]) & wmask // two's complement bits
 				for j := 0; j < wbits; j++ {
 					if u>>j&1 != 0 {
 						p.wcol[((r*p.ntiles+t)*wbits+j)*p.tw+pos>>6] |= 1 << (pos & 63)
@@ -411,7 +412,7 @@ func newIntPath(w []int64, ch []int64, wbits, kg, kpad, xbits int, adc ADC) *int
 	return p
 }
 
-func newTBPath(w []int64, ch []int64, kg int, adc ADC) *tbPath {
+func newTBPath(w []int8, ch []int64, kg int, adc ADC) *tbPath {
 	rows := len(ch)
 	p := &tbPath{rows: rows}
 	p.ch = make([]int32, rows)

@@ -207,7 +207,7 @@ func sameTensors(a, b []*ir.Tensor) bool {
 		if x == y {
 			continue
 		}
-		if x == nil || y == nil || x.DType != y.DType || !slices.Equal(x.Shape, y.Shape) || !sameBits(x.F, y.F) || len(x.I) != len(y.I) {
+		if x == nil || y == nil || x.DType != y.DType || !slices.Equal(x.Shape, y.Shape) || !sameBits(x.F, y.F) || len(x.I) != len(y.I) || !slices.Equal(x.I8, y.I8) {
 			return false
 		}
 		for j := range x.I {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 
@@ -87,8 +88,11 @@ func moduleDiff(a, b *ir.Module) string {
 	}
 	for i, v := range a.Graph.Consts {
 		x, y := v.Const, b.Graph.Consts[i].Const
-		if len(x.F) != len(y.F) || len(x.I) != len(y.I) {
+		if len(x.F) != len(y.F) || len(x.I) != len(y.I) || len(x.I8) != len(y.I8) {
 			return v.Name + ": sizes differ"
+		}
+		if !slices.Equal(x.I8, y.I8) {
+			return v.Name + ": contents differ"
 		}
 		for j := range x.F {
 			if math.Float32bits(x.F[j]) != math.Float32bits(y.F[j]) {

@@ -898,11 +898,9 @@ func (l *lowering) emitLayer(n *ir.Node) error {
 		return []int64{int64(rows), int64(p.k)}
 	}
 	packW := func(rows [][]int8) *ir.Tensor {
-		t := ir.NewTensor(ir.Int8, wshape(len(rows))...)
+		t := ir.NewInt8Tensor(wshape(len(rows))...)
 		for i, r := range rows {
-			for j, v := range r {
-				t.I[i*p.k+j] = int64(v)
-			}
+			copy(t.I8[i*p.k:(i+1)*p.k], r)
 		}
 		return t
 	}

@@ -164,12 +164,13 @@ func refLayer(n *ir.Node, in []*ir.Tensor, y *ir.Tensor, sram, edram ADC, sat fu
 		if !gemm {
 			k = int(ir.NumElems(w4.Shape[1:]))
 		}
+		w4i, wti := w4.Ints(), wt.Ints()
 		for i := 0; i < int(w4.Shape[0]); i++ {
-			kind[int(ch.I[i])], wrow[int(ch.I[i])] = '4', w4.I[i*k:(i+1)*k]
+			kind[int(ch.I[i])], wrow[int(ch.I[i])] = '4', w4i[i*k:(i+1)*k]
 		}
 		for i := 0; i < int(wt.Shape[0]); i++ {
 			c := int(ch.I[int(w4.Shape[0])+i])
-			kind[c], wrow[c] = 't', wt.I[i*k:(i+1)*k]
+			kind[c], wrow[c] = 't', wti[i*k:(i+1)*k]
 		}
 	} else {
 		w := in[1]
@@ -178,8 +179,9 @@ func refLayer(n *ir.Node, in []*ir.Tensor, y *ir.Tensor, sram, edram ADC, sat fu
 			res = in[3]
 		}
 		k = int(ir.NumElems(w.Shape[1:]))
+		wi := w.Ints()
 		for c := 0; c < int(w.Shape[0]); c++ {
-			kind[c], wrow[c] = '8', w.I[c*k:(c+1)*k]
+			kind[c], wrow[c] = '8', wi[c*k:(c+1)*k]
 		}
 	}
 	xbits := int(n.Int("x_bits", 8))

@@ -26,3 +26,72 @@ func TestCodesWithin(t *testing.T) {
 		}
 	}
 }
+
+func TestCodes8Within(t *testing.T) {
+	for _, m := range []int8{1, 7, 127} {
+		var bads []int8
+		if m < 127 {
+			bads = []int8{-m - 1, m + 1, math.MinInt8, math.MaxInt8}
+		} else {
+			bads = []int8{math.MinInt8}
+		}
+		for _, bad := range bads {
+			for n := 1; n <= 19; n++ {
+				for at := 0; at < n; at++ {
+					v := make([]int8, n)
+					for i := range v {
+						v[i] = int8(int64(i)%(2*int64(m)+1) - int64(m))
+					}
+					if x, ok := codes8Within(v, m); !ok {
+						t.Fatalf("m=%d %v: reported %d", m, v, x)
+					}
+					v[at] = bad
+					if x, ok := codes8Within(v, m); ok || x != int64(bad) {
+						t.Fatalf("m=%d %v: got %d %v, want %d", m, v, x, ok, bad)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestTensorStorage(t *testing.T) {
+	a := NewInt8Tensor(2, 3)
+	copy(a.I8, []int8{-7, 0, 7, 1, -1, 3})
+	if err := a.Check(); err != nil {
+		t.Fatal(err)
+	}
+	b := IntTensor(Int8, []int64{-7, 0, 7, 1, -1, 3}, 2, 3)
+	if TensorSummary(a) != TensorSummary(b) {
+		t.Fatalf("summaries differ: %s vs %s", TensorSummary(a), TensorSummary(b))
+	}
+	big8, big64 := NewInt8Tensor(100), NewTensor(Int8, 100)
+	for i := range big8.I8 {
+		big8.I8[i] = int8(i*37 - 50)
+		big64.I[i] = int64(int8(i*37 - 50))
+	}
+	if TensorSummary(big8) != TensorSummary(big64) {
+		t.Fatalf("summaries differ: %s vs %s", TensorSummary(big8), TensorSummary(big64))
+	}
+	if got := big8.Ints(); len(got) != 100 || got[3] != big64.I[3] || big8.Int(5) != big64.I[5] || big8.Float(7) != float64(big64.I[7]) {
+		t.Fatalf("accessors disagree")
+	}
+	if got := big64.Int8s(); got[9] != big8.I8[9] {
+		t.Fatalf("Int8s of I storage: %d, want %d", got[9], big8.I8[9])
+	}
+	c := big8.Clone()
+	c.I8[0]++
+	if c.I8[0] == big8.I8[0] {
+		t.Fatal("Clone shares I8")
+	}
+	for _, bad := range []*Tensor{
+		{DType: Int16, Shape: []int64{2}, I8: []int8{1, 2}},
+		{DType: Int8, Shape: []int64{3}, I8: []int8{1, 2}},
+		{DType: Int8, Shape: []int64{2}, I8: []int8{1, 2}, I: []int64{1, 2}},
+		{DType: Float32, Shape: []int64{2}, F: []float32{1, 2}, I8: []int8{1, 2}},
+	} {
+		if bad.Check() == nil {
+			t.Errorf("Check accepted %+v", bad)
+		}
+	}
+}

@@ -265,10 +265,10 @@ func dualWeights(n *Node) (int64, error) {
 	if w4.Rank() != wt.Rank() || w4.Rank() < 2 || !slices.Equal(w4.Shape[1:], wt.Shape[1:]) {
 		return 0, fmt.Errorf("INT4 weights %v and ternary weights %v differ beyond dim 0", w4.Shape, wt.Shape)
 	}
-	if v, ok := codesWithin(w4.I, 7); !ok {
+	if v, ok := tensorCodesWithin(w4, 7); !ok {
 		return 0, fmt.Errorf("INT4 weight code %d outside -7..7", v)
 	}
-	if v, ok := codesWithin(wt.I, 1); !ok {
+	if v, ok := tensorCodesWithin(wt, 1); !ok {
 		return 0, fmt.Errorf("ternary weight code %d outside -1..1", v)
 	}
 	c := w4.Shape[0] + wt.Shape[0]
@@ -458,6 +458,42 @@ func inferQConcat(n *Node) error {
 // dual layer several times per compile, so the scan is branch-free: x+m
 // and 2m−(x+m) are both non-negative exactly when x is in range (an
 // overflow near the int64 limits turns one negative too).
+// tensorCodesWithin is codesWithin over either integer storage of t.
+func tensorCodesWithin(t *Tensor, m int64) (int64, bool) {
+	if t.I8 != nil {
+		return codes8Within(t.I8, int8(m))
+	}
+	return codesWithin(t.I, m)
+}
+
+// codes8Within is codesWithin for int8 codes (m ≤ 127), eight codes per
+// step: a code is outside [−m, m] iff c+m or m−c is negative in int16.
+func codes8Within(v []int8, m int8) (int64, bool) {
+	var acc int16
+	mm := int16(m)
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := v[i : i+8 : i+8]
+		a0, a1, a2, a3 := int16(w[0])+mm, int16(w[1])+mm, int16(w[2])+mm, int16(w[3])+mm
+		a4, a5, a6, a7 := int16(w[4])+mm, int16(w[5])+mm, int16(w[6])+mm, int16(w[7])+mm
+		acc |= a0 | (2*mm - a0) | a1 | (2*mm - a1) | a2 | (2*mm - a2) | a3 | (2*mm - a3) |
+			a4 | (2*mm - a4) | a5 | (2*mm - a5) | a6 | (2*mm - a6) | a7 | (2*mm - a7)
+	}
+	for ; i < len(v); i++ {
+		a := int16(v[i]) + mm
+		acc |= a | (2*mm - a)
+	}
+	if acc >= 0 {
+		return 0, true
+	}
+	for _, x := range v {
+		if x < -m || x > m {
+			return int64(x), false
+		}
+	}
+	return 0, true // unreachable
+}
+
 func codesWithin(v []int64, m int64) (int64, bool) {
 	var acc int64
 	i := 0

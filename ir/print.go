@@ -188,7 +188,7 @@ func TensorSummary(t *Tensor) string {
 			if t.DType.IsFloat() {
 				s = append(s, formatFloat(t.F[i]))
 			} else {
-				s = append(s, strconv.FormatInt(t.I[i], 10))
+				s = append(s, strconv.FormatInt(t.Int(i), 10))
 			}
 		}
 		return "[" + strings.Join(s, ",") + "]"
@@ -207,6 +207,15 @@ func TensorSummary(t *Tensor) string {
 				flush()
 			}
 			buf = byteorder.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+	} else if t.I8 != nil {
+		// The same bytes as for I storage: the summary names the values,
+		// not how they are held.
+		for _, v := range t.I8 {
+			if len(buf)+8 > cap(buf) {
+				flush()
+			}
+			buf = byteorder.LittleEndian.AppendUint64(buf, uint64(int64(v)))
 		}
 	} else {
 		for _, v := range t.I {

@@ -112,13 +112,17 @@ func (d DType) Wrap(v int64) int64 {
 
 // Tensor is a dense constant or runtime value in row-major order. Float
 // dtypes keep their elements in F (float16 widened, float64 narrowed: pimc
-// computes in float32), every integer dtype and bool in I. Exactly one of
-// the two is used, chosen by DType.
+// computes in float32), every integer dtype and bool in I. An Int8 tensor
+// may keep them in I8 instead: the quantizer's weight codes (most of a
+// quantized module's bytes) are stored that way, an eighth of the memory.
+// Exactly one of the slices is used; Check enforces it. Code that reads
+// integer elements of any tensor uses Int, Ints or Int8s (or checks I8).
 type Tensor struct {
 	DType DType
 	Shape []int64
 	F     []float32
 	I     []int64
+	I8    []int8
 }
 
 // NewTensor allocates a zero tensor.
@@ -131,6 +135,11 @@ func NewTensor(dt DType, shape ...int64) *Tensor {
 		t.I = make([]int64, n)
 	}
 	return t
+}
+
+// NewInt8Tensor allocates a zero Int8 tensor with compact (I8) storage.
+func NewInt8Tensor(shape ...int64) *Tensor {
+	return &Tensor{DType: Int8, Shape: append([]int64{}, shape...), I8: make([]int8, NumElems(shape))}
 }
 
 // FloatTensor wraps data (not copied).
@@ -167,6 +176,9 @@ func (t *Tensor) Clone() *Tensor {
 	if t.I != nil {
 		c.I = append([]int64{}, t.I...)
 	}
+	if t.I8 != nil {
+		c.I8 = append([]int8{}, t.I8...)
+	}
 	return c
 }
 
@@ -178,18 +190,48 @@ func (t *Tensor) Float(i int) float64 {
 	if t.DType.IsFloat() {
 		return float64(t.F[i])
 	}
-	return float64(t.I[i])
+	return float64(t.Int(i))
+}
+
+// Int returns integer element i whatever the integer storage.
+func (t *Tensor) Int(i int) int64 {
+	if t.I8 != nil {
+		return int64(t.I8[i])
+	}
+	return t.I[i]
 }
 
 // Ints returns the elements as int64 (floats truncated); for shape-like
-// constants such as Reshape's shape or Slice's starts.
+// constants such as Reshape's shape or Slice's starts. For I storage it
+// is I itself, otherwise a copy.
 func (t *Tensor) Ints() []int64 {
+	if t.I8 != nil {
+		out := make([]int64, len(t.I8))
+		for i, v := range t.I8 {
+			out[i] = int64(v)
+		}
+		return out
+	}
 	if !t.DType.IsFloat() {
 		return t.I
 	}
 	out := make([]int64, len(t.F))
 	for i, v := range t.F {
 		out[i] = int64(v)
+	}
+	return out
+}
+
+// Int8s returns the elements of an integer tensor as int8: I8 itself, or
+// a copy of I with each element truncated to 8 bits (callers check the
+// dtype first).
+func (t *Tensor) Int8s() []int8 {
+	if t.I8 != nil || t.I == nil {
+		return t.I8
+	}
+	out := make([]int8, len(t.I))
+	for i, v := range t.I {
+		out[i] = int8(v)
 	}
 	return out
 }
@@ -203,8 +245,14 @@ func (t *Tensor) Check() error {
 		}
 	}
 	if t.DType.IsFloat() {
-		if int64(len(t.F)) != n || t.I != nil {
+		if int64(len(t.F)) != n || t.I != nil || t.I8 != nil {
 			return fmt.Errorf("%s tensor of shape %v holds %d float elements, want %d", t.DType, t.Shape, len(t.F), n)
+		}
+		return nil
+	}
+	if t.I8 != nil {
+		if t.DType != Int8 || int64(len(t.I8)) != n || t.I != nil || t.F != nil {
+			return fmt.Errorf("%s tensor of shape %v holds %d int8 elements, want %d and dtype i8", t.DType, t.Shape, len(t.I8), n)
 		}
 		return nil
 	}
