@@ -275,7 +275,8 @@ func foldQDQ(m *ir.Module, dq *ir.Node, users map[*ir.Value][]*ir.Node) bool {
 }
 
 // gemmW is a Gemm's weights normalised to [N, K] (alpha applied) plus its
-// bias (beta applied) as an N-vector.
+// bias (beta applied) as an N-vector. The weights may be the node's own
+// constant: callers must not modify them.
 type gemmW struct {
 	*ir.Tensor
 	bias []float32
@@ -297,16 +298,24 @@ func gemmWeights(n *ir.Node) (gemmW, error) {
 	} else {
 		k, c = src.Shape[0], src.Shape[1]
 	}
-	w := ir.NewTensor(ir.Float32, c, k)
-	for j := int64(0); j < c; j++ {
-		for i := int64(0); i < k; i++ {
-			var v float32
-			if n.Int("transB", 0) != 0 {
-				v = src.F[j*k+i]
-			} else {
-				v = src.F[i*c+j]
+	transB := n.Int("transB", 0) != 0
+	var w *ir.Tensor
+	if transB && alpha == 1 && src.DType == ir.Float32 {
+		// Already [N, K]: shared, not copied, so that the weight memos
+		// (wcache.go) find it by identity in every variant.
+		w = src
+	} else {
+		w = ir.NewTensor(ir.Float32, c, k)
+		for j := int64(0); j < c; j++ {
+			for i := int64(0); i < k; i++ {
+				var v float32
+				if transB {
+					v = src.F[j*k+i]
+				} else {
+					v = src.F[i*c+j]
+				}
+				w.F[j*k+i] = float32(alpha * float64(v))
 			}
-			w.F[j*k+i] = float32(alpha * float64(v))
 		}
 	}
 	bias := make([]float32, c)

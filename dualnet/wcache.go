@@ -18,12 +18,32 @@ import (
 //
 // It also memoises Hist.MSEScale: the activation groups and their merged
 // histograms are the same in every variant, so are their scales.
+//
+// Every variant reads the same constant tensors (Clone shares them, and
+// constants are never modified once a module is calibrated), so lookups
+// first try the weights' identity — address, length and q — which costs
+// nothing, and only hash the content (every weight read) on a miss.
 type weightCache struct {
-	mu sync.Mutex
-	m  map[wqKey][]*wqEntry
-	fc fitCache // fit statistics (qcache.go)
-	hs map[hsKey][]*hsEntry
-	te map[wqKey][]*teEntry
+	mu    sync.Mutex
+	m     map[wqKey][]*wqEntry
+	fc    fitCache // fit statistics (qcache.go)
+	hs    map[hsKey][]*hsEntry
+	te    map[wqKey][]*teEntry
+	byPtr map[ptrKey]*wqEntry
+	tePtr map[ptrKey]*teEntry
+}
+
+// ptrKey names a weight slice by identity.
+type ptrKey struct {
+	p    *float32
+	n, q int
+}
+
+func keyOf(w []float32, q int) (ptrKey, bool) {
+	if len(w) == 0 {
+		return ptrKey{}, false
+	}
+	return ptrKey{&w[0], len(w), q}, true
 }
 
 type teEntry struct {
@@ -48,12 +68,22 @@ func ternaryErrors(cal *Calibration, w []float32, k, c int) []float64 {
 func ternary(cal *Calibration, w []float32, k, c int) *teEntry {
 	var wc *weightCache
 	var key wqKey
+	pk, byID := keyOf(w, c)
 	if cal != nil {
 		wc = cal.weights()
+		wc.mu.Lock()
+		if e := wc.tePtr[pk]; byID && e != nil {
+			wc.mu.Unlock()
+			return e
+		}
+		wc.mu.Unlock()
 		key = wqKey{h: hashWeights(w), n: k, q: c}
 		wc.mu.Lock()
 		for _, e := range wc.te[key] {
 			if sameBits(e.w, w) {
+				if byID {
+					wc.tePtr[pk] = e
+				}
 				wc.mu.Unlock()
 				return e
 			}
@@ -82,6 +112,9 @@ func ternary(cal *Calibration, w []float32, k, c int) *teEntry {
 	if wc != nil {
 		wc.mu.Lock()
 		wc.te[key] = append(wc.te[key], e)
+		if byID {
+			wc.tePtr[pk] = e
+		}
 		wc.mu.Unlock()
 	}
 	return e
@@ -166,7 +199,8 @@ func (c *Calibration) weights() *weightCache {
 	wcacheMu.Lock()
 	defer wcacheMu.Unlock()
 	if c.wq == nil {
-		c.wq = &weightCache{m: map[wqKey][]*wqEntry{}, hs: map[hsKey][]*hsEntry{}, te: map[wqKey][]*teEntry{}}
+		c.wq = &weightCache{m: map[wqKey][]*wqEntry{}, hs: map[hsKey][]*hsEntry{}, te: map[wqKey][]*teEntry{},
+			byPtr: map[ptrKey]*wqEntry{}, tePtr: map[ptrKey]*teEntry{}}
 	}
 	return c.wq
 }
@@ -225,15 +259,31 @@ func quantizeChannels(c *Calibration, w []float32, k int, chans []int, q int) ([
 	var miss []int
 	if c != nil {
 		wc = c.weights()
+		var unknown []int // not found by identity
+		wc.mu.Lock()
 		for i, ch := range chans {
+			pk, ok := keyOf(w[ch*k:(ch+1)*k], q)
+			if e := wc.byPtr[pk]; ok && e != nil {
+				codes[i], scales[i] = e.codes, e.scale
+			} else {
+				unknown = append(unknown, i)
+			}
+		}
+		wc.mu.Unlock()
+		for _, i := range unknown {
+			ch := chans[i]
 			keys[i] = wqKey{h: hashWeights(w[ch*k : (ch+1)*k]), n: k, q: q}
 		}
 		wc.mu.Lock()
-		for i, ch := range chans {
+		for _, i := range unknown {
+			ch := chans[i]
 			hit := false
 			for _, e := range wc.m[keys[i]] {
 				if sameBits(e.w, w[ch*k:(ch+1)*k]) {
 					codes[i], scales[i], hit = e.codes, e.scale, true
+					if pk, ok := keyOf(w[ch*k:(ch+1)*k], q); ok {
+						wc.byPtr[pk] = e
+					}
 					break
 				}
 			}
@@ -281,7 +331,11 @@ func quantizeChannels(c *Calibration, w []float32, k int, chans []int, q int) ([
 		wc.mu.Lock()
 		for _, i := range miss {
 			ch := chans[i]
-			wc.m[keys[i]] = append(wc.m[keys[i]], &wqEntry{w: w[ch*k : (ch+1)*k], codes: codes[i], scale: scales[i]})
+			e := &wqEntry{w: w[ch*k : (ch+1)*k], codes: codes[i], scale: scales[i]}
+			wc.m[keys[i]] = append(wc.m[keys[i]], e)
+			if pk, ok := keyOf(e.w, q); ok {
+				wc.byPtr[pk] = e
+			}
 		}
 		wc.mu.Unlock()
 	}

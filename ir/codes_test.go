@@ -28,7 +28,7 @@ func TestCodesWithin(t *testing.T) {
 }
 
 func TestCodes8Within(t *testing.T) {
-	for _, m := range []int8{1, 7, 127} {
+	for _, m := range []int8{0, 1, 7, 63, 64, 127} {
 		var bads []int8
 		if m < 127 {
 			bads = []int8{-m - 1, m + 1, math.MinInt8, math.MaxInt8}
@@ -36,7 +36,7 @@ func TestCodes8Within(t *testing.T) {
 			bads = []int8{math.MinInt8}
 		}
 		for _, bad := range bads {
-			for n := 1; n <= 19; n++ {
+			for n := 1; n <= 27; n++ {
 				for at := 0; at < n; at++ {
 					v := make([]int8, n)
 					for i := range v {

@@ -1,8 +1,10 @@
 package ir
 
 import (
+	byteorder "encoding/binary"
 	"fmt"
 	"slices"
+	"unsafe"
 )
 
 // pimc-domain quantized ops: the DualNet IR that the quantize pass emits and
@@ -466,32 +468,34 @@ func tensorCodesWithin(t *Tensor, m int64) (int64, bool) {
 	return codesWithin(t.I, m)
 }
 
-// codes8Within is codesWithin for int8 codes (m ≤ 127), eight codes per
-// step: a code is outside [−m, m] iff c+m or m−c is negative in int16.
+// codes8Within is codesWithin for int8 codes. Type inference and the
+// verifier scan every weight code after each quantize-stage pass, so for
+// m < 64 it tests eight codes per step as one 64-bit word (SWAR): a code
+// c is in range iff the byte y = c+m (mod 256) is at most 2m, i.e. y has
+// bit 7 clear and (y&0x7f) + 127−2m does not carry into bit 7.
 func codes8Within(v []int8, m int8) (int64, bool) {
-	var acc int16
-	mm := int16(m)
 	i := 0
-	for ; i+8 <= len(v); i += 8 {
-		w := v[i : i+8 : i+8]
-		a0, a1, a2, a3 := int16(w[0])+mm, int16(w[1])+mm, int16(w[2])+mm, int16(w[3])+mm
-		a4, a5, a6, a7 := int16(w[4])+mm, int16(w[5])+mm, int16(w[6])+mm, int16(w[7])+mm
-		acc |= a0 | (2*mm - a0) | a1 | (2*mm - a1) | a2 | (2*mm - a2) | a3 | (2*mm - a3) |
-			a4 | (2*mm - a4) | a5 | (2*mm - a5) | a6 | (2*mm - a6) | a7 | (2*mm - a7)
+	if m >= 0 && m < 64 && len(v) >= 8 {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v))
+		const lo7, hi = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+		rep := func(x byte) uint64 { return uint64(x) * 0x0101010101010101 }
+		mr, tr := rep(byte(m)), rep(byte(127-2*m))
+		var bad uint64
+		for ; i+8 <= len(b); i += 8 {
+			x := byteorder.LittleEndian.Uint64(b[i:])
+			y := ((x & lo7) + mr) ^ (x & hi) // bytewise x+m, no carries across bytes
+			bad |= ((y & lo7) + tr) | y
+		}
+		if bad&hi != 0 {
+			i = 0 // find the culprit below
+		}
 	}
 	for ; i < len(v); i++ {
-		a := int16(v[i]) + mm
-		acc |= a | (2*mm - a)
-	}
-	if acc >= 0 {
-		return 0, true
-	}
-	for _, x := range v {
-		if x < -m || x > m {
+		if x := v[i]; x < -m || x > m {
 			return int64(x), false
 		}
 	}
-	return 0, true // unreachable
+	return 0, true
 }
 
 func codesWithin(v []int64, m int64) (int64, bool) {

@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"pimc/backend"
@@ -111,32 +112,52 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if c.o.StopAfter != "" && c.o.StopAfter != "partition" {
 		return nil
 	}
-	if err := writeProgram(c.out, chosen, h, c.bo); err != nil {
-		return fmt.Errorf("%s: %w", c.path, err)
-	}
-	phase("emit program")
-	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen, Mapping: c.bo.Mapping()})
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.path, err)
-	}
-	phase("cost (chosen)")
 	acc, err := c.accuracyOn(m)
 	if err != nil {
 		return err
 	}
-	if rep.Accuracy, err = acc(chosen, h, cost.LabelChosen); err != nil {
+	// The baselines are compiled while the chosen variant's program is
+	// emitted: much of emission is serial and the calibration's memos
+	// already hold what the chosen variant computed (dualnet's caches are
+	// locked and content-keyed, so the results do not depend on timing).
+	// Scoring --data already uses every core and draws progress bars, so
+	// with --data the variants take turns.
+	var i4, tb *cost.Report
+	var i4Err, tbErr error
+	var wg sync.WaitGroup
+	baselines := func() {
+		i4, i4Err = c.baseline(m, 1, h, cost.LabelINT4Only, acc)
+		if i4Err == nil {
+			tb, tbErr = c.baseline(m, 0, h, cost.LabelTBOnly, acc)
+		}
+	}
+	concurrent := !noBaselines && c.qf.data.Data == ""
+	if concurrent {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			i4, i4Err = c.baseline(m, 1, h, cost.LabelINT4Only, acc)
+		}()
+		go func() {
+			defer wg.Done()
+			tb, tbErr = c.baseline(m, 0, h, cost.LabelTBOnly, acc)
+		}()
+	}
+	rep, err := c.emitChosen(chosen, h, acc)
+	if err == nil && !noBaselines && !concurrent {
+		baselines()
+	}
+	phase("emit + cost (chosen)")
+	wg.Wait()
+	phase("baselines (rest)")
+	if err != nil {
 		return err
 	}
-	var i4, tb *cost.Report
-	if !noBaselines {
-		if i4, err = c.baseline(m, 1, h, cost.LabelINT4Only, acc); err != nil {
-			return err
-		}
-		phase("baseline int4-only")
-		if tb, err = c.baseline(m, 0, h, cost.LabelTBOnly, acc); err != nil {
-			return err
-		}
-		phase("baseline tb-only")
+	if i4Err != nil {
+		return i4Err
+	}
+	if tbErr != nil {
+		return tbErr
 	}
 	file := cost.NewReportFile(rep, i4, tb)
 	if err := writeFile(filepath.Join(c.out, "report.json"), func(w io.Writer) error { return cost.WriteJSON(w, file) }); err != nil {
@@ -205,6 +226,21 @@ func (c *compiler) quantize(m *ir.Module, r dualnet.Ratios, chosen bool) (*ir.Mo
 		return nil, fmt.Errorf("%s: %w", c.path, err)
 	}
 	return q, nil
+}
+
+// emitChosen writes the chosen variant's program and returns its report.
+func (c *compiler) emitChosen(chosen *ir.Module, h *hw.Hardware, acc accuracyFunc) (*cost.Report, error) {
+	if err := writeProgram(c.out, chosen, h, c.bo); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.path, err)
+	}
+	rep, err := cost.Evaluate(chosen, h, cost.Options{Label: cost.LabelChosen, Mapping: c.bo.Mapping()})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.path, err)
+	}
+	if rep.Accuracy, err = acc(chosen, h, cost.LabelChosen); err != nil {
+		return nil, err
+	}
+	return rep, nil
 }
 
 func (c *compiler) baseline(m *ir.Module, r float64, h *hw.Hardware, label string, acc accuracyFunc) (*cost.Report, error) {
