@@ -240,7 +240,7 @@ func (l *lowering) measureFit(todo []*layerPlan, entries []*fitEntry) error {
 			for ch := range all {
 				all[ch] = ch
 			}
-			j.c4, _ = quantizeChannels(l.cal, p.w, p.k, all, 7)
+			j.c4, _, _ = quantizeChannels(l.cal, p.w, p.k, all, 7)
 			j.ct = ternary(l.cal, p.w, p.k, p.c).t
 			e.st4, e.stT = make([]lsStat, p.c), make([]lsStat, p.c)
 		}

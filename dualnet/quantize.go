@@ -409,6 +409,9 @@ type layerPlan struct {
 	w8       [][]int8 // int8 layers: codes per channel
 	w4       [][]int8 // INT4 channels (split.INT4 order)
 	wt       [][]int8 // ternary channels (split.TB order)
+	// The memo's [c][k] arrays when w8, w4 or wt is every channel in
+	// order: the weight tensor then shares them instead of a copy.
+	w8All, w4All, wtAll []int8
 	accScale []float64
 	tau      int
 	beta     float64
@@ -474,13 +477,14 @@ func (l *lowering) planLayers() error {
 			for ch := range all {
 				all[ch] = ch
 			}
-			codes, scales := quantizeChannels(l.cal, p.w, p.k, all, 127)
-			p.w8 = codes
+			codes, scales, whole := quantizeChannels(l.cal, p.w, p.k, all, 127)
+			p.w8, p.w8All = codes, whole
 			for ch, s := range scales {
 				p.accScale[ch] = float64(in.scale) * float64(s)
 			}
 		} else {
-			codes, scales := quantizeChannels(l.cal, p.w, p.k, sp.INT4, 7)
+			codes, scales, whole := quantizeChannels(l.cal, p.w, p.k, sp.INT4, 7)
+			p.w4All = whole
 			for i, ch := range sp.INT4 {
 				p.w4 = append(p.w4, codes[i])
 				p.accScale[ch] = float64(in.scale) * float64(scales[i])
@@ -491,6 +495,9 @@ func (l *lowering) planLayers() error {
 			var tw *teEntry
 			if len(sp.TB) > 0 {
 				tw = ternary(l.cal, p.w, p.k, p.c)
+			}
+			if len(sp.TB) == p.c && slices.IsSorted(sp.TB) {
+				p.wtAll = tw.all // TB is then 0..c−1
 			}
 			for _, ch := range sp.TB {
 				t, a := tw.t[ch], tw.alpha[ch]
@@ -897,7 +904,12 @@ func (l *lowering) emitLayer(n *ir.Node) error {
 		}
 		return []int64{int64(rows), int64(p.k)}
 	}
-	packW := func(rows [][]int8) *ir.Tensor {
+	packW := func(rows [][]int8, whole []int8) *ir.Tensor {
+		if whole != nil {
+			// Shared with the calibration's memo and the other
+			// variants: constants are never modified.
+			return &ir.Tensor{DType: ir.Int8, Shape: wshape(len(rows)), I8: whole}
+		}
 		t := ir.NewInt8Tensor(wshape(len(rows))...)
 		for i, r := range rows {
 			copy(t.I8[i*p.k:(i+1)*p.k], r)
@@ -911,7 +923,7 @@ func (l *lowering) emitLayer(n *ir.Node) error {
 		if p.conv {
 			op = ir.OpQConv
 		}
-		ins = []*ir.Value{x, l.addConst(n.Name+"_w8", packW(codes)), l.addConst(n.Name+"_rq", rq)}
+		ins = []*ir.Value{x, l.addConst(n.Name+"_w8", packW(codes, p.w8All)), l.addConst(n.Name+"_rq", rq)}
 		if res != nil {
 			ins = append(ins, res)
 		}
@@ -929,7 +941,7 @@ func (l *lowering) emitLayer(n *ir.Node) error {
 		for i, ch := range p.split.TB {
 			chmap.I[len(p.split.INT4)+i] = int64(ch)
 		}
-		ins = []*ir.Value{x, l.addConst(n.Name+"_w4", packW(p.w4)), l.addConst(n.Name+"_wt", packW(p.wt)),
+		ins = []*ir.Value{x, l.addConst(n.Name+"_w4", packW(p.w4, p.w4All)), l.addConst(n.Name+"_wt", packW(p.wt, p.wtAll)),
 			l.addConst(n.Name+"_rq", rq), l.addConst(n.Name+"_chan", chmap)}
 		if res != nil {
 			ins = append(ins, res)

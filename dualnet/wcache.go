@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // weightCache memoises per-channel weight quantization (QuantizeChannel)
@@ -12,9 +13,10 @@ import (
 // times (chosen ratios, r = 1 and r = 0 baselines, each on an ir.Module
 // Clone sharing the constant tensors and the Calibration); the INT4 and
 // INT8 codes and MSE scales of a channel depend only on its weights and q,
-// not on the split ratio, so each is searched once. Entries are keyed by a
-// hash of the weights and verified bit for bit, so a hit returns exactly
-// what QuantizeChannel would.
+// not on the split ratio, so each is searched once. Entries (a layer's
+// layerQuant, its TWN codes) are keyed by a hash of the layer's weights and
+// verified bit for bit, so a hit returns exactly what QuantizeChannel and
+// TWN would.
 //
 // It also memoises Hist.MSEScale: the activation groups and their merged
 // histograms are the same in every variant, so are their scales.
@@ -25,11 +27,11 @@ import (
 // nothing, and only hash the content (every weight read) on a miss.
 type weightCache struct {
 	mu    sync.Mutex
-	m     map[wqKey][]*wqEntry
+	m     map[wqKey][]*layerQuant
 	fc    fitCache // fit statistics (qcache.go)
 	hs    map[hsKey][]*hsEntry
 	te    map[wqKey][]*teEntry
-	byPtr map[ptrKey]*wqEntry
+	byPtr map[ptrKey]*layerQuant
 	tePtr map[ptrKey]*teEntry
 }
 
@@ -49,7 +51,8 @@ func keyOf(w []float32, q int) (ptrKey, bool) {
 type teEntry struct {
 	w     []float32 // not copied
 	errs  []float64
-	t     [][]int8 // TWN codes per channel (shared: callers must not modify)
+	all   []int8   // TWN codes of every channel, [c][k] (shared: callers must not modify)
+	t     [][]int8 // channel ch's codes, all[ch*k:(ch+1)*k]
 	alpha []float32
 }
 
@@ -90,7 +93,10 @@ func ternary(cal *Calibration, w []float32, k, c int) *teEntry {
 		}
 		wc.mu.Unlock()
 	}
-	e := &teEntry{w: w, errs: make([]float64, c), t: make([][]int8, c), alpha: make([]float32, c)}
+	e := &teEntry{w: w, errs: make([]float64, c), all: make([]int8, c*k), t: make([][]int8, c), alpha: make([]float32, c)}
+	for ch := range e.t {
+		e.t[ch] = e.all[ch*k : (ch+1)*k : (ch+1)*k]
+	}
 	workers := runtime.GOMAXPROCS(0)
 	if len(w) < 1<<14 {
 		workers = 1
@@ -103,7 +109,8 @@ func ternary(cal *Calibration, w []float32, k, c int) *teEntry {
 			for ch := g; ch < c; ch += workers {
 				wch := w[ch*k : (ch+1)*k]
 				t, a, _ := TWN(wch)
-				e.t[ch], e.alpha[ch] = t, a
+				copy(e.t[ch], t)
+				e.alpha[ch] = a
 				e.errs[ch] = ternaryErrorOf(wch, t, a)
 			}
 		}()
@@ -187,20 +194,14 @@ type wqKey struct {
 	n, q int
 }
 
-type wqEntry struct {
-	w     []float32 // the weights the entry was computed from (not copied)
-	codes []int8    // shared: callers must not modify
-	scale float32
-}
-
 var wcacheMu sync.Mutex
 
 func (c *Calibration) weights() *weightCache {
 	wcacheMu.Lock()
 	defer wcacheMu.Unlock()
 	if c.wq == nil {
-		c.wq = &weightCache{m: map[wqKey][]*wqEntry{}, hs: map[hsKey][]*hsEntry{}, te: map[wqKey][]*teEntry{},
-			byPtr: map[ptrKey]*wqEntry{}, tePtr: map[ptrKey]*teEntry{}}
+		c.wq = &weightCache{m: map[wqKey][]*layerQuant{}, hs: map[hsKey][]*hsEntry{}, te: map[wqKey][]*teEntry{},
+			byPtr: map[ptrKey]*layerQuant{}, tePtr: map[ptrKey]*teEntry{}}
 	}
 	return c.wq
 }
@@ -246,98 +247,113 @@ func sameBits(a, b []float32) bool {
 	return true
 }
 
-// quantizeChannels returns QuantizeChannel(w[ch*k:(ch+1)*k], q) for each
-// channel in chans (in chans order). Results come from c's cache when c is
-// not nil; misses are computed in parallel, each channel independently, so
-// the result does not depend on scheduling. The returned codes are shared
-// with the cache and must not be modified.
-func quantizeChannels(c *Calibration, w []float32, k int, chans []int, q int) ([][]int8, []float32) {
-	codes := make([][]int8, len(chans))
-	scales := make([]float32, len(chans))
-	var wc *weightCache
-	keys := make([]wqKey, len(chans))
-	var miss []int
-	if c != nil {
-		wc = c.weights()
-		var unknown []int // not found by identity
-		wc.mu.Lock()
-		for i, ch := range chans {
-			pk, ok := keyOf(w[ch*k:(ch+1)*k], q)
-			if e := wc.byPtr[pk]; ok && e != nil {
-				codes[i], scales[i] = e.codes, e.scale
-			} else {
-				unknown = append(unknown, i)
-			}
+// layerQuant is the per-channel quantization (QuantizeChannel) of one
+// layer's weights w ([c][k]) to [−q, q], filled channel by channel as
+// variants ask for them. The codes of all channels sit in one [c][k]
+// array, so that a variant that quantizes every channel in order (INT4-only,
+// INT8 layers) uses it as its weight tensor without a copy.
+type layerQuant struct {
+	mu     sync.Mutex // held while missing channels are computed
+	w      []float32  // not copied
+	k, q   int
+	codes  []int8
+	scales []float32
+	done   []bool
+}
+
+// layerQuantOf returns w's layerQuant on c (a fresh one when c is nil),
+// found by identity, else by content.
+func layerQuantOf(c *Calibration, w []float32, k, q int) *layerQuant {
+	fresh := func() *layerQuant {
+		n := 0
+		if k > 0 {
+			n = len(w) / k
 		}
+		return &layerQuant{w: w, k: k, q: q, codes: make([]int8, n*k), scales: make([]float32, n), done: make([]bool, n)}
+	}
+	if c == nil {
+		return fresh()
+	}
+	wc := c.weights()
+	pk, byID := keyOf(w, q)
+	wc.mu.Lock()
+	if e := wc.byPtr[pk]; byID && e != nil && e.k == k {
 		wc.mu.Unlock()
-		for _, i := range unknown {
-			ch := chans[i]
-			keys[i] = wqKey{h: hashWeights(w[ch*k : (ch+1)*k]), n: k, q: q}
-		}
-		wc.mu.Lock()
-		for _, i := range unknown {
-			ch := chans[i]
-			hit := false
-			for _, e := range wc.m[keys[i]] {
-				if sameBits(e.w, w[ch*k:(ch+1)*k]) {
-					codes[i], scales[i], hit = e.codes, e.scale, true
-					if pk, ok := keyOf(w[ch*k:(ch+1)*k], q); ok {
-						wc.byPtr[pk] = e
-					}
-					break
-				}
-			}
-			if !hit {
-				miss = append(miss, i)
-			}
-		}
-		wc.mu.Unlock()
-	} else {
-		miss = make([]int, len(chans))
-		for i := range miss {
-			miss[i] = i
-		}
+		return e
 	}
-	if len(miss) == 0 {
-		return codes, scales
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(miss))
-	if len(miss)*k < 1<<14 {
-		workers = 1
-	}
-	var wg sync.WaitGroup
-	var next int64
-	var nmu sync.Mutex
-	take := func() int {
-		nmu.Lock()
-		defer nmu.Unlock()
-		i := next
-		next++
-		return int(i)
-	}
-	for g := 0; g < workers; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := take(); j < len(miss); j = take() {
-				i := miss[j]
-				ch := chans[i]
-				codes[i], scales[i] = QuantizeChannel(w[ch*k:(ch+1)*k], q)
-			}
-		}()
-	}
-	wg.Wait()
-	if wc != nil {
-		wc.mu.Lock()
-		for _, i := range miss {
-			ch := chans[i]
-			e := &wqEntry{w: w[ch*k : (ch+1)*k], codes: codes[i], scale: scales[i]}
-			wc.m[keys[i]] = append(wc.m[keys[i]], e)
-			if pk, ok := keyOf(e.w, q); ok {
+	wc.mu.Unlock()
+	key := wqKey{h: hashWeights(w), n: k, q: q}
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	for _, e := range wc.m[key] {
+		if sameBits(e.w, w) {
+			if byID {
 				wc.byPtr[pk] = e
 			}
+			return e
 		}
-		wc.mu.Unlock()
 	}
-	return codes, scales
+	e := fresh()
+	wc.m[key] = append(wc.m[key], e)
+	if byID {
+		wc.byPtr[pk] = e
+	}
+	return e
+}
+
+// quantizeChannels returns QuantizeChannel(w[ch*k:(ch+1)*k], q) for each
+// channel in chans (in chans order), and, when chans is every channel in
+// order, the codes of all of them as one [c][k] array. Results come from
+// c's memo when c is not nil; missing channels are computed in parallel,
+// each independently, so the result does not depend on scheduling. The
+// returned codes are shared with the memo and must not be modified.
+func quantizeChannels(c *Calibration, w []float32, k int, chans []int, q int) ([][]int8, []float32, []int8) {
+	codes := make([][]int8, len(chans))
+	scales := make([]float32, len(chans))
+	if k == 0 {
+		for i := range codes {
+			codes[i] = []int8{}
+		}
+		return codes, scales, nil
+	}
+	lq := layerQuantOf(c, w, k, q)
+	lq.mu.Lock()
+	defer lq.mu.Unlock()
+	var miss []int
+	for _, ch := range chans {
+		if !lq.done[ch] {
+			miss = append(miss, ch)
+			lq.done[ch] = true // chans may repeat a channel
+		}
+	}
+	if len(miss) > 0 {
+		workers := min(runtime.GOMAXPROCS(0), len(miss))
+		if len(miss)*k < 1<<14 {
+			workers = 1
+		}
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for g := 0; g < workers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := int(next.Add(1) - 1); j < len(miss); j = int(next.Add(1) - 1) {
+					ch := miss[j]
+					cs, s := QuantizeChannel(w[ch*k:(ch+1)*k], q)
+					copy(lq.codes[ch*k:(ch+1)*k], cs)
+					lq.scales[ch] = s
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	inOrder := len(chans) == len(lq.done)
+	for i, ch := range chans {
+		codes[i], scales[i] = lq.codes[ch*k:(ch+1)*k:(ch+1)*k], lq.scales[ch]
+		inOrder = inOrder && ch == i
+	}
+	if inOrder {
+		return codes, scales, lq.codes
+	}
+	return codes, scales, nil
 }

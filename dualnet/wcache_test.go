@@ -1,0 +1,80 @@
+package dualnet
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// TestLayerQuantMemo checks quantizeChannels against QuantizeChannel for
+// subsets in any order (repeats included), the whole-layer array it returns
+// only for every channel in order, concurrent callers, and no calibration.
+func TestLayerQuantMemo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const c, k = 40, 600 // ≥ 1<<14 weights: the parallel path
+	w := make([]float32, c*k)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	check := func(label string, chans []int, codes [][]int8, scales []float32, q int) {
+		t.Helper()
+		for i, ch := range chans {
+			wc, ws := QuantizeChannel(w[ch*k:(ch+1)*k], q)
+			if math.Float32bits(ws) != math.Float32bits(scales[i]) || !slices.Equal(wc, codes[i]) {
+				t.Fatalf("%s: channel %d differs", label, ch)
+			}
+		}
+	}
+	all := make([]int, c)
+	for i := range all {
+		all[i] = i
+	}
+	for _, cal := range []*Calibration{nil, {}} {
+		for _, q := range []int{7, 127} {
+			sub := []int{31, 2, 2, 17, 0}
+			codes, scales, whole := quantizeChannels(cal, w, k, sub, q)
+			check("subset", sub, codes, scales, q)
+			if whole != nil {
+				t.Fatal("a subset returned the whole-layer array")
+			}
+			rev := slices.Clone(all)
+			slices.Reverse(rev)
+			codes, scales, whole = quantizeChannels(cal, w, k, rev, q)
+			check("reversed", rev, codes, scales, q)
+			if whole != nil {
+				t.Fatal("channels out of order returned the whole-layer array")
+			}
+			var wg sync.WaitGroup
+			for g := 0; g < 4; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					codes, scales, whole := quantizeChannels(cal, w, k, all, q)
+					check("all", all, codes, scales, q)
+					for ch := range all {
+						if !slices.Equal(whole[ch*k:(ch+1)*k], codes[ch]) {
+							t.Errorf("whole-layer array differs at channel %d", ch)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		}
+	}
+	// Same content at another address: found by content, same entry.
+	cal := &Calibration{}
+	_, _, a := quantizeChannels(cal, w, k, all, 7)
+	_, _, b := quantizeChannels(cal, slices.Clone(w), k, all, 7)
+	if &a[0] != &b[0] {
+		t.Error("equal weights at another address were quantized again")
+	}
+	te := ternary(cal, w, k, c)
+	for ch := 0; ch < c; ch++ {
+		codes, alpha, _ := TWN(w[ch*k : (ch+1)*k])
+		if !slices.Equal(codes, te.t[ch]) || !slices.Equal(codes, te.all[ch*k:(ch+1)*k]) || alpha != te.alpha[ch] {
+			t.Fatalf("ternary channel %d differs from TWN", ch)
+		}
+	}
+}
