@@ -177,7 +177,7 @@ func TestWeightCacheMatchesDirect(t *testing.T) {
 	chans := []int{0, 2, 5, 7, 23}
 	for pass := 0; pass < 2; pass++ { // cold, then warm
 		for _, q := range []int{7, 127} {
-			codes, scales := quantizeChannels(cal, w, k, chans, q)
+			codes, scales, _ := quantizeChannels(cal, w, k, chans, q)
 			for i, ch := range chans {
 				wc, ws := QuantizeChannel(w[ch*k:(ch+1)*k], q)
 				if math.Float32bits(ws) != math.Float32bits(scales[i]) || string(int8Bytes(wc)) != string(int8Bytes(codes[i])) {
@@ -195,7 +195,7 @@ func TestWeightCacheMatchesDirect(t *testing.T) {
 	// Different weights of the same shape must not hit.
 	w2 := append([]float32(nil), w...)
 	w2[0] += 1
-	codes, scales := quantizeChannels(cal, w2, k, []int{0}, 7)
+	codes, scales, _ := quantizeChannels(cal, w2, k, []int{0}, 7)
 	wc, ws := QuantizeChannel(w2[:k], 7)
 	if scales[0] != ws || string(int8Bytes(wc)) != string(int8Bytes(codes[0])) {
 		t.Fatal("changed weights returned a stale cache entry")
