@@ -105,26 +105,28 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 		return err
 	}
 	phase("lower (chosen)")
-	if err := writeIR(c.out, chosen); err != nil {
-		return err
-	}
-	phase("write ir")
 	if c.o.StopAfter != "" && c.o.StopAfter != "partition" {
-		return nil
+		return writeIR(c.out, chosen)
 	}
 	acc, err := c.accuracyOn(m)
 	if err != nil {
 		return err
 	}
-	// The baselines are compiled while the chosen variant's program is
-	// emitted: much of emission is serial and the calibration's memos
-	// already hold what the chosen variant computed (dualnet's caches are
-	// locked and content-keyed, so the results do not depend on timing).
+	// The baselines are compiled and the IR written while the chosen
+	// variant's program is emitted: much of emission is serial and the
+	// calibration's memos already hold what the chosen variant computed
+	// (dualnet's memos are locked and content-keyed, so the results do not
+	// depend on timing; emission and printing only read the module).
 	// Scoring --data already uses every core and draws progress bars, so
-	// with --data the variants take turns.
+	// with --data the baselines take turns after the chosen variant.
 	var i4, tb *cost.Report
-	var i4Err, tbErr error
+	var i4Err, tbErr, irErr error
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		irErr = writeIR(c.out, chosen)
+	}()
 	baselines := func() {
 		i4, i4Err = c.baseline(m, 1, h, cost.LabelINT4Only, acc)
 		if i4Err == nil {
@@ -152,6 +154,9 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	phase("baselines (rest)")
 	if err != nil {
 		return err
+	}
+	if irErr != nil {
+		return irErr
 	}
 	if i4Err != nil {
 		return i4Err
