@@ -119,6 +119,9 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	// depend on timing; emission and printing only read the module).
 	// Scoring --data already uses every core and draws progress bars, so
 	// with --data the baselines take turns after the chosen variant.
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
 	var i4, tb *cost.Report
 	var i4Err, tbErr, irErr error
 	var wg sync.WaitGroup
