@@ -95,14 +95,16 @@ func TestCompileDeterministic(t *testing.T) {
 	if _, err := os.Stat(resnet20); err != nil {
 		t.Fatal("testdata missing:", resnet20)
 	}
-	a, b := t.TempDir(), t.TempDir()
+	// b does not exist yet: compile creates it (its files are written
+	// concurrently).
+	a, b := t.TempDir(), filepath.Join(t.TempDir(), "new", "out")
 	if code, _, errs := runCLI("compile", "-o", a, resnet20); code != 0 {
 		t.Fatalf("compile: %s", errs)
 	}
 	if code, _, errs := runCLI(resnet20, "-o", b); code != 0 {
 		t.Fatalf("pimc MODEL -o: %s", errs)
 	}
-	for _, f := range []string{"ir.txt", "ir.dot", "report.json", "utilisation.svg"} {
+	for _, f := range []string{"ir.txt", "ir.dot", "report.json", "utilisation.svg", "program.pimb", "program.s"} {
 		x, err1 := os.ReadFile(filepath.Join(a, f))
 		y, err2 := os.ReadFile(filepath.Join(b, f))
 		if err1 != nil || err2 != nil {
