@@ -3,7 +3,10 @@ package dualnet
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"pimc/ir"
 )
@@ -330,6 +333,7 @@ func (l *lowering) analyse() error {
 	}
 	qat, _ := l.m.Meta[metaQAT].(map[string]QATScale)
 	l.params = map[*ir.Value]*qparams{}
+	var search []*qparams // scales left to the calibration's search
 	for _, r := range roots {
 		h := NewHist()
 		int8c, quantc := false, false
@@ -382,12 +386,29 @@ func (l *lowering) analyse() error {
 				p.signed = true
 			}
 		} else {
-			p.scale = l.cal.Scale(h, p.bits, p.signed)
-		}
-		if !(p.scale > 0) || math.IsInf(float64(p.scale), 0) {
-			p.scale = 1
+			search = append(search, p)
 		}
 		l.params[r] = p
+	}
+	// The scale searches are independent (each one group's histogram) and
+	// a few ms each on a large net: run them on every core.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(search)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(search); i = int(next.Add(1) - 1) {
+				p := search[i]
+				p.scale = l.cal.Scale(p.hist, p.bits, p.signed)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range roots {
+		if p := l.params[r]; !(p.scale > 0) || math.IsInf(float64(p.scale), 0) {
+			p.scale = 1
+		}
 	}
 	return nil
 }
