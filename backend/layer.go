@@ -2,7 +2,10 @@ package backend
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"pimc/backend/isa"
 	"pimc/hw"
@@ -567,10 +570,24 @@ const maxChunks = 8
 
 // addImages appends the path's tile images to the program.
 func (e *emitter) addImages(p *path) {
+	// Images are independent of each other: built on every core (a
+	// ResNet-18 has ~12 M weight codes to pack), appended in tile order.
+	ims := make([]isa.Image, len(p.tiles))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(p.tiles)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(ims); i = int(next.Add(1) - 1) {
+				ims[i] = p.image(&p.tiles[i])
+			}
+		}()
+	}
+	wg.Wait()
 	for i := range p.tiles {
-		t := &p.tiles[i]
-		e.p.Images = append(e.p.Images, p.image(t))
-		t.img = len(e.p.Images) - 1
+		e.p.Images = append(e.p.Images, ims[i])
+		p.tiles[i].img = len(e.p.Images) - 1
 	}
 }
 
