@@ -326,16 +326,25 @@ func writeProgram(dir string, m *ir.Module, h *hw.Hardware, o backend.Options) e
 	}
 	// Streamed to the files: the encoded program and its listing are
 	// ~5 and ~12 MB for ResNet-18, garbage as soon as they are written.
-	if err := streamFile(filepath.Join(dir, "program.pimb"), func(w io.Writer) error {
+	// The two files are written side by side (both only read bin).
+	var lerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lerr = streamFile(filepath.Join(dir, "program.s"), func(w io.Writer) error { return isa.WriteListing(w, bin) })
+	}()
+	err = streamFile(filepath.Join(dir, "program.pimb"), func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 256<<10)
 		if err := isa.Write(bw, bin); err != nil {
 			return err
 		}
 		return bw.Flush()
-	}); err != nil {
+	})
+	<-done
+	if err != nil {
 		return err
 	}
-	return streamFile(filepath.Join(dir, "program.s"), func(w io.Writer) error { return isa.WriteListing(w, bin) })
+	return lerr
 }
 
 // streamFile creates path and lets fn write it.
