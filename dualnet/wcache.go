@@ -49,6 +49,7 @@ func keyOf(w []float32, q int) (ptrKey, bool) {
 }
 
 type teEntry struct {
+	once  sync.Once // computes the fields below
 	w     []float32 // not copied
 	errs  []float64
 	all   []int8   // TWN codes of every channel, [c][k] (shared: callers must not modify)
@@ -67,33 +68,46 @@ func ternaryErrors(cal *Calibration, w []float32, k, c int) []float64 {
 // ternary returns TWN's codes and α and TernaryError for each of the c
 // channels of w, memoised as ternaryErrors describes (dual-split usually
 // fills the memo; every variant's quantize pass then reuses the codes). The
-// codes are shared and must not be modified.
+// codes are shared and must not be modified. Concurrent callers for the
+// same weights wait for one computation.
 func ternary(cal *Calibration, w []float32, k, c int) *teEntry {
-	var wc *weightCache
-	var key wqKey
-	pk, byID := keyOf(w, c)
-	if cal != nil {
-		wc = cal.weights()
+	var e *teEntry
+	if cal == nil {
+		e = &teEntry{w: w}
+	} else {
+		wc := cal.weights()
+		pk, byID := keyOf(w, c)
 		wc.mu.Lock()
-		if e := wc.tePtr[pk]; byID && e != nil {
-			wc.mu.Unlock()
-			return e
-		}
+		e = wc.tePtr[pk]
 		wc.mu.Unlock()
-		key = wqKey{h: hashWeights(w), n: k, q: c}
-		wc.mu.Lock()
-		for _, e := range wc.te[key] {
-			if sameBits(e.w, w) {
-				if byID {
-					wc.tePtr[pk] = e
+		if !byID || e == nil {
+			key := wqKey{h: hashWeights(w), n: k, q: c}
+			wc.mu.Lock()
+			for _, x := range wc.te[key] {
+				if sameBits(x.w, w) {
+					e = x
+					break
 				}
-				wc.mu.Unlock()
-				return e
 			}
+			if e == nil {
+				e = &teEntry{w: w}
+				wc.te[key] = append(wc.te[key], e)
+			}
+			if byID {
+				wc.tePtr[pk] = e
+			}
+			wc.mu.Unlock()
 		}
-		wc.mu.Unlock()
 	}
-	e := &teEntry{w: w, errs: make([]float64, c), all: make([]int8, c*k), t: make([][]int8, c), alpha: make([]float32, c)}
+	e.once.Do(func() { e.compute(k, c) })
+	return e
+}
+
+// compute fills e from e.w ([c][k]); channels run in parallel, each
+// independently.
+func (e *teEntry) compute(k, c int) {
+	w := e.w
+	e.errs, e.all, e.t, e.alpha = make([]float64, c), make([]int8, c*k), make([][]int8, c), make([]float32, c)
 	for ch := range e.t {
 		e.t[ch] = e.all[ch*k : (ch+1)*k : (ch+1)*k]
 	}
@@ -116,15 +130,6 @@ func ternary(cal *Calibration, w []float32, k, c int) *teEntry {
 		}()
 	}
 	wg.Wait()
-	if wc != nil {
-		wc.mu.Lock()
-		wc.te[key] = append(wc.te[key], e)
-		if byID {
-			wc.tePtr[pk] = e
-		}
-		wc.mu.Unlock()
-	}
-	return e
 }
 
 type hsKey struct {

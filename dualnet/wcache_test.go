@@ -70,6 +70,25 @@ func TestLayerQuantMemo(t *testing.T) {
 	if &a[0] != &b[0] {
 		t.Error("equal weights at another address were quantized again")
 	}
+	// Concurrent callers share one entry, computed once.
+	tes := make([]*teEntry, 4)
+	var wg sync.WaitGroup
+	for g := range tes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tes[g] = ternary(cal, w, k, c)
+		}()
+	}
+	wg.Wait()
+	for _, e := range tes[1:] {
+		if e != tes[0] {
+			t.Fatal("concurrent ternary calls made separate entries")
+		}
+	}
+	if ternary(cal, slices.Clone(w), k, c) != tes[0] {
+		t.Error("equal weights at another address got another ternary entry")
+	}
 	te := ternary(cal, w, k, c)
 	for ch := 0; ch < c; ch++ {
 		codes, alpha, _ := TWN(w[ch*k : (ch+1)*k])

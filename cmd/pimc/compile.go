@@ -100,43 +100,29 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	if err != nil {
 		return err
 	}
-	chosen, err := c.lower(m)
+	ratios, err := c.calibrate(m)
 	if err != nil {
 		return err
 	}
-	phase("lower (chosen)")
-	if c.o.StopAfter != "" && c.o.StopAfter != "partition" {
-		return writeIR(c.out, chosen)
-	}
+	phase("calibrate")
+	full := c.o.StopAfter == "" || c.o.StopAfter == "partition"
 	acc, err := c.accuracyOn(m)
 	if err != nil {
 		return err
 	}
-	// The baselines are compiled and the IR written while the chosen
-	// variant's program is emitted: much of emission is serial and the
-	// calibration's memos already hold what the chosen variant computed
-	// (dualnet's memos are locked and content-keyed, so the results do not
-	// depend on timing; emission and printing only read the module).
-	// Scoring --data already uses every core and draws progress bars, so
-	// with --data the baselines take turns after the chosen variant.
-	if err := os.MkdirAll(c.out, 0o755); err != nil {
-		return err
-	}
+	// The baselines are compiled while the chosen variant is quantized and
+	// its program emitted: the chosen variant's passes and emission have
+	// serial stretches that leave a core idle. The calibration's memos are
+	// locked, content-keyed and computed once however many variants ask,
+	// so the results do not depend on timing (emission and printing only
+	// read their module). Scoring --data already uses every core and draws
+	// progress bars, so with --data the baselines take turns after the
+	// chosen variant.
 	var i4, tb *cost.Report
-	var i4Err, tbErr, irErr error
+	var i4Err, tbErr error
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		irErr = writeIR(c.out, chosen)
-	}()
-	baselines := func() {
-		i4, i4Err = c.baseline(m, 1, h, cost.LabelINT4Only, acc)
-		if i4Err == nil {
-			tb, tbErr = c.baseline(m, 0, h, cost.LabelTBOnly, acc)
-		}
-	}
-	concurrent := !noBaselines && c.qf.data.Data == ""
+	defer wg.Wait() // on every return: no baseline outlives the command
+	concurrent := full && !noBaselines && c.qf.data.Data == ""
 	if concurrent {
 		wg.Add(2)
 		go func() {
@@ -148,9 +134,29 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 			tb, tbErr = c.baseline(m, 0, h, cost.LabelTBOnly, acc)
 		}()
 	}
+	chosen, err := c.quantize(m, ratios, true)
+	if err != nil {
+		return err
+	}
+	phase("lower (chosen)")
+	if !full {
+		return writeIR(c.out, chosen)
+	}
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+	var irErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		irErr = writeIR(c.out, chosen)
+	}()
 	rep, err := c.emitChosen(chosen, h, acc)
 	if err == nil && !noBaselines && !concurrent {
-		baselines()
+		i4, i4Err = c.baseline(m, 1, h, cost.LabelINT4Only, acc)
+		if i4Err == nil {
+			tb, tbErr = c.baseline(m, 0, h, cost.LabelTBOnly, acc)
+		}
 	}
 	phase("emit + cost (chosen)")
 	wg.Wait()
@@ -199,16 +205,23 @@ func (c *compiler) phases() func(name string) {
 // it, so baselines cloned from m share it) and returns a copy quantized
 // and partitioned at the chosen ratios.
 func (c *compiler) lower(m *ir.Module) (*ir.Module, error) {
-	cal, _, err := c.qf.calibrate(m, "pimc "+c.cmd, c.stderr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: calibrate: %w", c.path, err)
-	}
-	dualnet.SetCalibration(m, cal)
-	ratios, err := c.qf.layerRatios(m)
+	ratios, err := c.calibrate(m)
 	if err != nil {
 		return nil, err
 	}
 	return c.quantize(m, ratios, true)
+}
+
+// calibrate calibrates the canonical module m, records the calibration
+// on it (so that variants cloned from m share it) and returns the chosen
+// ratios.
+func (c *compiler) calibrate(m *ir.Module) (dualnet.Ratios, error) {
+	cal, _, err := c.qf.calibrate(m, "pimc "+c.cmd, c.stderr)
+	if err != nil {
+		return dualnet.Ratios{}, fmt.Errorf("%s: calibrate: %w", c.path, err)
+	}
+	dualnet.SetCalibration(m, cal)
+	return c.qf.layerRatios(m)
 }
 
 // stopped reports whether -stop-after names a pass in list.
