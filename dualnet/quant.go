@@ -2,6 +2,7 @@ package dualnet
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -35,23 +36,39 @@ const mseScaleSteps = 100
 // quantization to [−q, q]. Candidates are clip = max|w|·(1 − 0.008·i), i =
 // 0..99, s = clip/q; the first (largest) minimum wins. All-zero input gives 0.
 //
-// The result is bit for bit that of the plain search, each candidate's
-// error summed in index order (TestMSEScaleMatchesReference). For narrow
-// codes (q < 32, INT4) it is found faster: mseCandidates computes every
-// candidate's error from a histogram of |w| up to a bounded rounding
-// slack, in O(q) bins plus the few values near rounding boundaries per
-// candidate, and only the candidates within that slack of the best —
-// nearly always just one — need the exact sum.
+// The result is bit for bit that of the plain search (msePlain), each
+// candidate's error summed in index order (TestMSEScaleMatchesReference,
+// TestMSEScaleAdversarial). It is found faster: for narrow codes (q < 32,
+// INT4) mseCandidates brackets every candidate's error from a histogram
+// of |w|, in O(q) bins per candidate plus, if needed, the few values near
+// rounding boundaries, and only the candidates within the brackets of the
+// best — nearly always just one — need the exact sum; for wide codes
+// (INT8) and short channels mseBounded sums exactly only the candidates a
+// clipping bound cannot rule out. NaN or infinite weights take msePlain.
 func MSEScale(w []float32, q int) float32 {
-	maxAbs := 0.0
-	for _, v := range w {
-		// math.Max's call costs more than the search itself on INT4;
-		// the comparison gives the same maximum (NaN sticks, as there).
-		if a := math.Abs(float64(v)); a > maxAbs || a != a {
-			maxAbs = a
-		}
-		if maxAbs != maxAbs {
-			break
+	// max|w| from the float32 bit patterns, which order non-negative
+	// values as integers (branch-free); a NaN's pattern exceeds +Inf's,
+	// and then the first NaN, as math.Max would keep it, is looked up.
+	const absMask = 1<<31 - 1
+	var mb, mb1, mb2, mb3 uint32
+	i := 0
+	for ; i+4 <= len(w); i += 4 { // four chains: the max's latency bound
+		mb = max(mb, math.Float32bits(w[i])&absMask)
+		mb1 = max(mb1, math.Float32bits(w[i+1])&absMask)
+		mb2 = max(mb2, math.Float32bits(w[i+2])&absMask)
+		mb3 = max(mb3, math.Float32bits(w[i+3])&absMask)
+	}
+	for ; i < len(w); i++ {
+		mb = max(mb, math.Float32bits(w[i])&absMask)
+	}
+	mb = max(mb, mb1, mb2, mb3)
+	maxAbs := float64(math.Float32frombits(mb))
+	if mb > 0x7f800000 {
+		for _, v := range w {
+			if v != v {
+				maxAbs = math.Abs(float64(v))
+				break
+			}
 		}
 	}
 	if maxAbs == 0 {
@@ -59,12 +76,17 @@ func MSEScale(w []float32, q int) float32 {
 	}
 	qf := float64(q)
 	scale := func(i int) float64 { return maxAbs * (1 - 0.008*float64(i)) / qf }
+	if math.IsInf(maxAbs, 0) || maxAbs != maxAbs || q < 1 || q > mseMaxQ {
+		// A NaN or infinite weight makes every candidate's error NaN, and
+		// the plain search then keeps max|w|/q.
+		return float32(msePlain(w, q, maxAbs, scale))
+	}
 	var maybe []int
-	if q < 32 {
+	if q < 32 && len(w) >= mseHistMinK {
 		maybe = mseCandidates(w, q, maxAbs, scale)
 	}
 	if maybe == nil {
-		return float32(msePlain(w, q, maxAbs, scale))
+		return float32(mseBounded(w, q, maxAbs, scale))
 	}
 	if len(maybe) == 1 {
 		return float32(scale(maybe[0]))
@@ -110,6 +132,225 @@ func msePlain(w []float32, q int, maxAbs float64, scale func(int) float64) float
 	return best
 }
 
+// mseHistMinK is the channel length from which mseCandidates' histogram
+// search beats mseBounded on narrow codes.
+const mseHistMinK = 64
+
+// mseMaxQ bounds q for mseBounded and mseErrExact: |v/s| ≤ 4.81·q keeps
+// v·(1/s) within 1e-8 of v/s.
+const mseMaxQ = 1 << 20
+
+// mseBounded returns msePlain's result (finite max|w| > 0, 1 ≤ q ≤
+// mseMaxQ) with fewer exact sums. Every candidate either gets its exact
+// error — summed in index order as msePlain sums it, four candidates per
+// pass over w — or is shown to exceed an exact error already found: by a
+// lower bound from the clipped largest |w| alone (each |w| ≥ (q−½)·s has
+// code ±q, error (|w| − q·s)², and the other terms are ≥ 0), or by its
+// partial sum, which only grows, passing that error. The first strict
+// minimum among the exact errors is then msePlain's choice: every other
+// candidate's error is strictly larger than one of them.
+func mseBounded(w []float32, q int, maxAbs float64, scale func(int) float64) float64 {
+	const u = 1.0 / (1 << 53)
+	qf := float64(q)
+	var sc, errs [mseScaleSteps]float64
+	var known [mseScaleSteps]bool
+	for i := range sc {
+		sc[i] = scale(i)
+	}
+	// The largest |w| (any subset gives a valid bound), descending.
+	var topBuf [256]float64
+	top := topBuf[:0]
+	theta := math.Max(0.6*maxAbs, (qf-0.5)*sc[mseScaleSteps-1])
+	for _, x := range w {
+		if a := math.Abs(float64(x)); a >= theta && len(top) < len(topBuf) {
+			top = append(top, a)
+		}
+	}
+	slices.Sort(top)
+	slices.Reverse(top)
+	// clipLB is a lower bound on candidate i's error: each |v| ≥ T has
+	// fl(|v|/s) > q − ½, so code ±q, and its term is (|v| − fl(s·q))² as
+	// msePlain computes it, which d below does not exceed (the two
+	// computations differ by ≤ 4u·(|v| + q·s)); the float sum of those
+	// terms is at most the index-order sum of all k terms, and the factor
+	// covers this sum's own rounding.
+	clipLB := func(i int, limit float64) bool {
+		s := sc[i]
+		qs := s * qf
+		t := (qf - 0.5) * s * (1 + 1e-9)
+		sum, n := 0.0, 0
+		for _, a := range top {
+			if a < t {
+				break
+			}
+			if d := math.Abs(a-qs) - 8*u*(a+qs); d > 0 {
+				sum += d * d
+			}
+			n++
+			if sum*(1-4*float64(n+4)*u) > limit {
+				return true
+			}
+		}
+		return false
+	}
+	best := math.Inf(1) // the smallest exact error so far
+	var batch [4]int
+	nb := 0
+	flush := func() {
+		var s4, inv4 [4]float64
+		for j := 0; j < 4; j++ {
+			i := batch[min(j, nb-1)]
+			s4[j], inv4[j] = sc[i], 1/sc[i]
+		}
+		var e [4]float64
+		var done bool
+		if nb <= 2 {
+			s2, inv2 := [2]float64{s4[0], s4[1]}, [2]float64{inv4[0], inv4[1]}
+			var e2 [2]float64
+			e2, done = mseErr2(w, &s2, &inv2, qf, best)
+			e[0], e[1] = e2[0], e2[1]
+		} else {
+			e, done = mseErr4(w, &s4, &inv4, qf, best)
+		}
+		if done {
+			for j := 0; j < nb; j++ {
+				errs[batch[j]], known[batch[j]] = e[j], true
+				best = math.Min(best, e[j])
+			}
+		}
+		nb = 0
+	}
+	for i := 0; i < mseScaleSteps; i++ {
+		if i >= 4 && clipLB(i, best) {
+			continue
+		}
+		batch[nb] = i
+		nb++
+		if nb == 4 {
+			flush()
+		}
+	}
+	if nb > 0 {
+		flush()
+	}
+	res, resErr := maxAbs/qf, math.Inf(1)
+	for i := range errs {
+		if known[i] && errs[i] < resErr {
+			res, resErr = sc[i], errs[i]
+		}
+	}
+	return res
+}
+
+// mseErr4 returns, for the four scales s (inv their reciprocals), each
+// Σ (v − s·quantizeSym(v, s, q))² over w, summed in index order as msePlain
+// sums it, with done set; or, with done false, partial sums that all
+// exceed limit. Values below (q + 0.499)·min(s) cannot clamp; for them
+// the code is rounded from v·(1/s) as in mseErrExact, unless that is
+// within 1e-6 of a rounding boundary ((t−r)² > ¼ − 1e-6 holds from
+// |t−r| > ½ − 1e-6 on): those and the larger values take mseCode, v/s as
+// msePlain computes it.
+func mseErr4(w []float32, s, inv *[4]float64, qf, limit float64) (e [4]float64, done bool) {
+	const nearSq = 0.25 - 1e-6
+	s0, s1, s2, s3 := s[0], s[1], s[2], s[3]
+	i0, i1, i2, i3 := inv[0], inv[1], inv[2], inv[3]
+	thr := (qf + 0.499) * min(s0, s1, s2, s3)
+	var e0, e1, e2, e3 float64
+	for len(w) > 0 {
+		blk := w[:min(len(w), 64)]
+		w = w[len(blk):]
+		for _, x := range blk {
+			v := float64(x)
+			var r0, r1, r2, r3 float64
+			if math.Abs(v) < thr {
+				t0, t1, t2, t3 := v*i0, v*i1, v*i2, v*i3
+				r0, r1, r2, r3 = rne(t0), rne(t1), rne(t2), rne(t3)
+				f0, f1, f2, f3 := t0-r0, t1-r1, t2-r2, t3-r3
+				if f0*f0 > nearSq || f1*f1 > nearSq || f2*f2 > nearSq || f3*f3 > nearSq {
+					r0, r1, r2, r3 = mseCode(v, s0, qf), mseCode(v, s1, qf), mseCode(v, s2, qf), mseCode(v, s3, qf)
+				}
+			} else {
+				r0, r1, r2, r3 = mseCode(v, s0, qf), mseCode(v, s1, qf), mseCode(v, s2, qf), mseCode(v, s3, qf)
+			}
+			d0 := v - s0*r0
+			e0 += d0 * d0
+			d1 := v - s1*r1
+			e1 += d1 * d1
+			d2 := v - s2*r2
+			e2 += d2 * d2
+			d3 := v - s3*r3
+			e3 += d3 * d3
+		}
+		if e0 > limit && e1 > limit && e2 > limit && e3 > limit {
+			return [4]float64{e0, e1, e2, e3}, false
+		}
+	}
+	return [4]float64{e0, e1, e2, e3}, true
+}
+
+// mseErr2 is mseErr4 for two scales.
+func mseErr2(w []float32, s, inv *[2]float64, qf, limit float64) (e [2]float64, done bool) {
+	const nearSq = 0.25 - 1e-6
+	s0, s1 := s[0], s[1]
+	i0, i1 := inv[0], inv[1]
+	thr := (qf + 0.499) * min(s0, s1)
+	var e0, e1 float64
+	for len(w) > 0 {
+		blk := w[:min(len(w), 64)]
+		w = w[len(blk):]
+		for _, x := range blk {
+			v := float64(x)
+			var r0, r1 float64
+			if math.Abs(v) < thr {
+				t0, t1 := v*i0, v*i1
+				r0, r1 = rne(t0), rne(t1)
+				f0, f1 := t0-r0, t1-r1
+				if f0*f0 > nearSq || f1*f1 > nearSq {
+					r0, r1 = mseCode(v, s0, qf), mseCode(v, s1, qf)
+				}
+			} else {
+				r0, r1 = mseCode(v, s0, qf), mseCode(v, s1, qf)
+			}
+			d0 := v - s0*r0
+			e0 += d0 * d0
+			d1 := v - s1*r1
+			e1 += d1 * d1
+		}
+		if e0 > limit && e1 > limit {
+			return [2]float64{e0, e1}, false
+		}
+	}
+	return [2]float64{e0, e1}, true
+}
+
+// mseCode is quantizeSym's code for v, s, q as a float64 (|v/s| < 2^51).
+// Out of line: mseErr4 calls it rarely, and inlined it costs that loop
+// registers.
+//
+//go:noinline
+func mseCode(v, s, qf float64) float64 {
+	r := rne(v / s)
+	if r > qf {
+		return qf
+	}
+	if r < -qf {
+		return -qf
+	}
+	return r
+}
+
+// rneMagic is 1.5·2^52: for |x| < 2^51, x + rneMagic lands where the
+// float64 spacing is 1, so the addition rounds x half to even.
+const rneMagic = 1.5 * (1 << 52)
+
+// rne is math.RoundToEven(x) for |x| < 2^51 (except that it may return +0
+// for −0, which no caller tells apart: v − s·(±0) and int(±0) agree), without
+// the call and CPU-feature test GOAMD64=v1 compiles RoundToEven to. The
+// conversion stops the addition from fusing with a multiply producing x.
+func rne(x float64) float64 {
+	return (float64(x) + rneMagic) - rneMagic
+}
+
 // mseErrExact is Σ (v − s·quantizeSym(v, s, q))² summed in index order.
 // round(v/s) is computed as round(v·(1/s)), which is the same unless
 // v·(1/s) lies within 1e-6 of a rounding boundary (the two quotients
@@ -140,30 +381,66 @@ func mseErrExact(w []float32, s, qf float64) float64 {
 var mseScratch = sync.Pool{New: func() any { return new(mseBuf) }}
 
 type mseBuf struct {
+	hist       []mseBin
 	p0, p1, p2 []float64 // prefix sums over bins: count, Σ|v|, Σv²
-	abs        []float64 // |w| grouped by bin (counting sort)
-	at         []int
+	mark       []bool    // second round: boundary bins
+	near       []mseNear // second round: the values in them
+}
+
+// mseNear is a weight magnitude and its bin.
+type mseNear struct {
+	a float64
+	b int32
+}
+
+// mseBin is one histogram bin: count, Σ|v|, Σv² (one cache line's reach).
+type mseBin struct {
+	n      uint32
+	s1, s2 float64
 }
 
 // mseCandidates returns, in ascending order, the candidates i whose exact
 // error may be the smallest, or nil when the bounds are not usable.
 //
 // |w| is binned into nb equal bins over [0, max|w|] (nb ≈ k/4, a power of
-// two in 256…1024) with each bin's count, Σ|v| and Σv². A value |v| in
-// rounding cell m (|v|/s within ½ of m, or ≥ q − ½ for m = q) contributes
-// (|v| − m·s)², so a run of bins lying inside one cell contributes
-// Σv² − 2ms·Σ|v| + n·(ms)², from prefix sums. The values in the bins
-// within one bin of a cell boundary lie within two bin widths of it: a
-// first round bounds their error, which leaves a few candidates; for those
-// a second round rounds these values one by one, exactly as quantizeSym
-// does. Floating-point error is bounded generously by 8·(k + nb)·2^−53
-// times the sum of the magnitudes involved. A candidate whose lower bound
-// exceeds another's upper bound cannot win, so the winner is among those
-// returned — nearly always one, whose error then need not be summed at all.
+// two in 256…1024, more if q needs them: every cell must span 8 bins)
+// with each bin's count, Σ|v| and Σv². A value |v| in rounding cell m
+// (|v|/s within ½ of m, or ≥ q − ½ for m = q) contributes (|v| − m·s)²,
+// so a run of bins lying inside one cell contributes
+// Σv² − 2ms·Σ|v| + n·(ms)², from prefix sums. Bins are assigned by
+// fl(|v|·nb/max|w|) and each boundary B = (m+½)·s is located the same
+// way, so a bin other than B's own lies on one side of B, but for values
+// within a few ulps of B, whose error either way differs by far less than
+// the slack. The first round brackets the error of the values in B's
+// bin, each (s/2 − |v−B|)² with |v−B| ≤ hb (the bin's reach from B):
+// their sum is n·(s/2)² + Σ(v−B)² − s·Σ|v−B| with |Σ(v−B)| ≤ Σ|v−B| ≤
+// n·hb, and each term lies in [(s/2 − hb)², (s/2)²]. That usually leaves
+// one candidate; else a second round gathers the values in the boundary
+// bins of those left (one pass over w) and rounds them one by one, as
+// quantizeSym does, which leaves only the slack. Floating-point error is
+// bounded generously by 16·(k + nb)·2^−53 times the sum of the
+// magnitudes involved (bins and runs are disjoint: their sums' rounding
+// errors add up to at most (k + nb)·2^−53 times the totals; the formulas
+// add a few ulps of their terms). A candidate whose lower bound exceeds
+// another's upper bound cannot win, so the winner is among those returned
+// — nearly always one, whose error then need not be summed at all. In the
+// first round a candidate is dropped as soon as its partial lower bound
+// (the clipping cell first) passes the best upper bound so far, every 8th
+// candidate having been bracketed first.
 func mseCandidates(w []float32, q int, maxAbs float64, scale func(int) float64) []int {
 	nb := 256
 	for nb < len(w)/4 && nb < 1024 {
 		nb *= 2
+	}
+	// The smallest candidate cell, max|w|·0.208/q, must span 8 bins.
+	for float64(nb)*0.208 < 8.5*float64(q) {
+		nb *= 2
+	}
+	bw := maxAbs / float64(nb)
+	for i := 0; i < mseScaleSteps; i++ {
+		if scale(i) < 8*bw {
+			return nil // cells too narrow for the bins to separate them
+		}
 	}
 	buf := mseScratch.Get().(*mseBuf)
 	defer mseScratch.Put(buf)
@@ -171,109 +448,135 @@ func mseCandidates(w []float32, q int, maxAbs float64, scale func(int) float64) 
 		if cap(s) < n {
 			return make([]float64, n)
 		}
-		s = s[:n]
-		clear(s)
-		return s
+		return s[:n]
 	}
 	p0, p1, p2 := grow(buf.p0, nb+1), grow(buf.p1, nb+1), grow(buf.p2, nb+1)
-	abs := grow(buf.abs, len(w))
-	if cap(buf.at) < nb {
-		buf.at = make([]int, nb)
+	buf.p0, buf.p1, buf.p2 = p0, p1, p2
+	if cap(buf.hist) < nb {
+		buf.hist = make([]mseBin, nb)
 	}
-	at := buf.at[:nb]
-	buf.p0, buf.p1, buf.p2, buf.abs = p0, p1, p2, abs
+	hist := buf.hist[:nb]
+	clear(hist)
 	inv := float64(nb) / maxAbs
 	bin := func(a float64) int { return min(int(a*inv), nb-1) }
 	for _, x := range w {
 		a := math.Abs(float64(x))
-		b := bin(a)
-		p0[b+1]++
-		p1[b+1] += a
-		p2[b+1] += a * a
+		h := &hist[bin(a)]
+		h.n++
+		h.s1 += a
+		h.s2 += a * a
 	}
-	for b := 1; b <= nb; b++ {
-		p0[b] += p0[b-1]
-		p1[b] += p1[b-1]
-		p2[b] += p2[b-1]
+	var c0, c1, c2 float64 // running sums: no store-to-load round trip
+	p0[0], p1[0], p2[0] = 0, 0, 0
+	for b, h := range hist {
+		c0 += float64(h.n)
+		c1 += h.s1
+		c2 += h.s2
+		p0[b+1], p1[b+1], p2[b+1] = c0, c1, c2
 	}
-	sorted := false
-	sortByBin := func() {
-		// Counting sort of |w| by bin, for the exact round only.
-		for b := range at {
-			at[b] = int(p0[b])
-		}
-		for _, x := range w {
-			a := math.Abs(float64(x))
-			b := bin(a)
-			abs[at[b]] = a
-			at[b]++
-		}
-		sorted = true
-	}
-	bw := maxAbs / float64(nb)
 	k := float64(len(w))
 	qf := float64(q)
 	const u = 1.0 / (1 << 53)
-	// errAt brackets candidate i's error: the interior runs from prefix
-	// sums, the values in the bins next to each cell boundary either
-	// bounded ([(s/2 − 2.01·bw)², (s/2)²] each: they lie within two bin
-	// widths of the boundary) or, when exact is set, rounded one by one.
-	errAt := func(i int, exact bool) (lo, hi float64) {
+	// bndBin is the bin of boundary m of scale s (errAt and the gathering
+	// of the second round must agree on it).
+	bndBin := func(m int, s float64) int { return int((float64(m) + 0.5) * s * inv) }
+	near := buf.near[:0] // second round: |v| and bin of the gathered values
+	// errAt brackets candidate i's error: the runs between boundary bins
+	// from prefix sums, the boundary bins' values bounded or, when exact
+	// is set, rounded one by one from near. With limit finite it may stop
+	// early, returning a lower bound above limit and hi = +Inf.
+	errAt := func(i int, exact bool, limit float64) (lo, hi float64) {
 		s := scale(i)
+		qs := qf * s
+		slack := 16 * (k + float64(nb)) * u * (p2[nb] + 2*qs*p1[nb] + k*qs*qs)
 		var sum, near0, near1 float64
-		first := 0 // first bin of the current cell's interior
-		for m := 0; m <= q; m++ {
-			last := nb - 1 // last bin of cell m's interior
-			bnd := -1
-			if m < q {
-				bnd = int((float64(m) + 0.5) * s * inv)
-				last = bnd - 2
-			}
-			if last >= first && first < nb {
-				last = min(last, nb-1)
+		// The clipping cell first (it grows fastest with i): once the
+		// terms so far — the others are ≥ 0, up to rounding, which the
+		// slack covers — pass limit, the candidate is out.
+		if f := bndBin(q-1, s) + 1; f < nb {
+			n := p0[nb] - p0[f]
+			s1 := p1[nb] - p1[f]
+			s2 := p2[nb] - p2[f]
+			sum += s2 - 2*qs*s1 + n*qs*qs
+		}
+		if sum-slack > limit {
+			return sum - slack, math.Inf(1)
+		}
+		first := 0 // first bin of cell m's run
+		for m := 0; m < q; m++ {
+			bnd := bndBin(m, s)
+			if last := min(bnd-1, nb-1); last >= first {
 				ms := float64(m) * s
 				n := p0[last+1] - p0[first]
 				s1 := p1[last+1] - p1[first]
 				s2 := p2[last+1] - p2[first]
 				sum += s2 - 2*ms*s1 + n*ms*ms
 			}
-			if m < q {
-				a, b := max(bnd-1, 0), min(bnd+1, nb-1)
-				if exact {
-					for _, v := range abs[int(p0[a]):int(p0[b+1])] {
-						r := math.RoundToEven(v / s)
+			if m > 0 && sum-slack+near0 > limit {
+				return sum - slack + near0, math.Inf(1)
+			}
+			first = bnd + 1
+			if exact {
+				for _, e := range near {
+					if e.b == int32(bnd) {
+						r := math.RoundToEven(e.a / s)
 						if r > qf {
 							r = qf
 						}
-						d := v - s*r
+						d := e.a - s*r
 						sum += d * d
 					}
-				} else {
-					n := p0[b+1] - p0[a]
-					d := math.Max(s/2-2.01*bw, 0)
-					near0 += n * d * d
-					near1 += n * (s / 2) * (s / 2)
 				}
-				first = bnd + 2
+				continue
+			}
+			// Bin bnd holds the boundary B = (m+½)·s; its n values a lie
+			// within hb of B, each with error (s/2 − |a−B|)², so their sum
+			// is n·(s/2)² + Σ(a−B)² − s·Σ|a−B|, Σ|a−B| in [|Σ(a−B)|, n·hb]
+			// (and each term in [(s/2 − hb)², (s/2)²]).
+			if n := p0[bnd+1] - p0[bnd]; n > 0 {
+				b := (float64(m) + 0.5) * s
+				s1 := p1[bnd+1] - p1[bnd]
+				s2 := p2[bnd+1] - p2[bnd]
+				hb := max(b-float64(bnd)*bw, float64(bnd+1)*bw-b) + 0.01*bw
+				h2 := n * (s / 2) * (s / 2)
+				dev := s2 - 2*b*s1 + n*b*b
+				d := s/2 - hb
+				l, h := h2+dev-s*n*hb, h2+dev-s*math.Abs(s1-n*b)
+				if l < n*d*d { // (builtin min and max cost more: NaN rules)
+					l = n * d * d
+				}
+				if h > h2 {
+					h = h2
+				}
+				near0 += l
+				near1 += h
 			}
 		}
-		qs := qf * s
-		slack := 8 * (k + float64(nb)) * u * (p2[nb] + 2*qs*p1[nb] + k*qs*qs)
 		return sum - slack + near0, sum + slack + near1
 	}
 	var lo, hi [mseScaleSteps]float64
-	for i := 0; i < mseScaleSteps; i++ {
-		if scale(i) < 8*bw {
-			return nil // cells too narrow for the bins to separate them
-		}
-		lo[i], hi[i] = errAt(i, false)
+	// Every 8th candidate in full, then the others against the best upper
+	// bound so far: one stopped early keeps a lower bound above it (and
+	// hi = +Inf), which rules it out.
+	limit := math.Inf(1)
+	for i := 0; i < mseScaleSteps; i += 8 {
+		lo[i], hi[i] = errAt(i, false, math.Inf(1))
+		limit = min(limit, hi[i])
 	}
-	// Two rounds: the cheap bounds leave a few candidates, whose values
-	// near the boundaries are then rounded exactly.
-	for round := 0; round < 2; round++ {
+	for i := 0; i < mseScaleSteps; i++ {
+		if i%8 != 0 {
+			lo[i], hi[i] = errAt(i, false, limit)
+			if hi[i] < limit {
+				limit = hi[i]
+			}
+		}
+	}
+	survivors := func() []int {
 		best := math.Inf(1)
 		for i := range hi {
-			best = math.Min(best, hi[i])
+			if hi[i] < best {
+				best = hi[i]
+			}
 		}
 		var maybe []int
 		for i := range lo {
@@ -281,20 +584,40 @@ func mseCandidates(w []float32, q int, maxAbs float64, scale func(int) float64) 
 				maybe = append(maybe, i)
 			}
 		}
-		if round == 1 || len(maybe) == 1 {
-			return maybe
-		}
-		for i := range lo {
-			lo[i], hi[i] = math.Inf(1), math.Inf(1)
-		}
-		if !sorted {
-			sortByBin()
-		}
-		for _, i := range maybe {
-			lo[i], hi[i] = errAt(i, true)
+		return maybe
+	}
+	maybe := survivors()
+	if len(maybe) <= 1 {
+		return maybe
+	}
+	// Second round: gather the values in the boundary bins of the
+	// candidates left, and bracket those candidates again with these
+	// values rounded exactly.
+	if cap(buf.mark) < nb {
+		buf.mark = make([]bool, nb)
+	}
+	mark := buf.mark[:nb]
+	for _, i := range maybe {
+		s := scale(i)
+		for m := 0; m < q; m++ {
+			mark[bndBin(m, s)] = true
 		}
 	}
-	return nil
+	for _, x := range w {
+		a := math.Abs(float64(x))
+		if b := bin(a); mark[b] {
+			near = append(near, mseNear{a, int32(b)})
+		}
+	}
+	clear(mark)
+	buf.near = near
+	for i := range lo {
+		lo[i], hi[i] = math.Inf(1), math.Inf(1)
+	}
+	for _, i := range maybe {
+		lo[i], hi[i] = errAt(i, true, math.Inf(1))
+	}
+	return survivors()
 }
 
 // QuantizeChannel quantizes one output channel's weights to [−q, q] with an
@@ -302,23 +625,58 @@ func mseCandidates(w []float32, q int, maxAbs float64, scale func(int) float64) 
 func QuantizeChannel(w []float32, q int) (codes []int8, scale float32) {
 	scale = MSEScale(w, q)
 	codes = make([]int8, len(w))
-	for i, v := range w {
-		codes[i] = int8(quantizeSym(float64(v), float64(scale), q))
-	}
+	quantizeCodes(codes, w, scale, q)
 	return codes, scale
+}
+
+// quantizeCodes sets codes[i] = int8(quantizeSym(w[i], scale, q)). A
+// weight below (q + 0.499)·scale in magnitude cannot clamp, and its code
+// is rounded from v·(1/s) — the same as from v/s unless v·(1/s) lies
+// within 1e-6 of a rounding boundary (see mseErrExact; here |v/s| < q +
+// ½); the others, and those near a boundary, take quantizeSym.
+func quantizeCodes(codes []int8, w []float32, scale float32, q int) {
+	s := float64(scale)
+	codes = codes[:len(w)]
+	if !(s > 0) || math.IsInf(s, 0) || q < 1 || q > mseMaxQ {
+		for i, v := range w {
+			codes[i] = int8(quantizeSym(float64(v), s, q))
+		}
+		return
+	}
+	const nearSq = 0.25 - 1e-6
+	inv := 1 / s
+	thr := (float64(q) + 0.499) * s
+	for i, x := range w {
+		v := float64(x)
+		t := v * inv
+		r := rne(t)
+		if f := t - r; !(math.Abs(v) < thr) || f*f > nearSq {
+			codes[i] = int8(quantizeSym(v, s, q))
+			continue
+		}
+		codes[i] = int8(int(r))
+	}
 }
 
 // TWN ternarizes one output channel (Li & Liu, Ternary Weight Networks):
 // Δ = 0.7·mean|W|, t = sign(W)·[|W| > Δ], α = mean |W| over |W| > Δ.
 // An all-zero channel gives t = 0, α = 0.
+//
+// Σ|W| and Σ|W| over |W| > Δ are defined as float64 sums in index order.
+// When sumAbs shows every such sum exact, they are summed in any order
+// (several accumulators, which a single running sum's latency would
+// otherwise bound), and the threshold compares float32 bit patterns.
 func TWN(w []float32) (t []int8, alpha, delta float32) {
 	t = make([]int8, len(w))
 	if len(w) == 0 {
 		return t, 0, 0
 	}
-	sum := 0.0
-	for _, v := range w {
-		sum += math.Abs(float64(v))
+	sum, exact := sumAbs(w)
+	if !exact {
+		sum = 0
+		for _, v := range w {
+			sum += math.Abs(float64(v))
+		}
 	}
 	d := 0.7 * sum / float64(len(w))
 	a, n := 0.0, 0
@@ -339,25 +697,111 @@ func TWN(w []float32) (t []int8, alpha, delta float32) {
 		}
 		return t, float32(a), float32(d)
 	}
-	for i, v := range w {
-		// Branch-free (about half the weights pass, at random): adding
-		// 0·|w| leaves the sum bit for bit as adding only the passing ones.
-		av := math.Abs(float64(v))
-		var in, neg int8
-		if av > d {
-			in = 1
+	if exact {
+		a, n = twnExact(w, t, d)
+	} else {
+		for i, v := range w {
+			// Branch-free (about half the weights pass, at random): adding
+			// 0·|w| leaves the sum bit for bit as adding only the passing
+			// ones.
+			av := math.Abs(float64(v))
+			var in, neg int8
+			if av > d {
+				in = 1
+			}
+			if v <= 0 {
+				neg = 1
+			}
+			a += av * float64(in)
+			n += int(in)
+			t[i] = in - 2*in*neg
 		}
-		if v <= 0 {
-			neg = 1
-		}
-		a += av * float64(in)
-		n += int(in)
-		t[i] = in - 2*in*neg
 	}
 	if n > 0 {
 		a /= float64(n)
 	}
 	return t, float32(a), float32(d)
+}
+
+// sumAbs returns Σ float64(|v|) over w, and whether every float64 sum of a
+// subset of those terms, in any order, is exact — and so equal to the sum
+// in index order. Every |v| is an integer multiple of 2^L, 2^L the unit in
+// the last place of the smallest nonzero |v| (2^−149 for subnormals): all
+// partial sums, being ≤ the total, are then exact while the total is below
+// 2^(L+53). (If the total is not, some partial sum reaches 2^(L+53), and
+// rounding, monotone, keeps the computed total there too: the test below
+// fails whenever exactness does.) NaN or infinite weights report false.
+func sumAbs(w []float32) (sum float64, exact bool) {
+	const absMask = 1<<31 - 1
+	// m0, m1 track min(|v|'s bits − 1): zeros wrap to the maximum, so the
+	// minimum comes from the smallest nonzero |v| (bits order as values).
+	var s0, s1, s2, s3 float64
+	m0, m1 := ^uint32(0), ^uint32(0)
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		b0 := math.Float32bits(w[i]) & absMask
+		b1 := math.Float32bits(w[i+1]) & absMask
+		b2 := math.Float32bits(w[i+2]) & absMask
+		b3 := math.Float32bits(w[i+3]) & absMask
+		s0 += float64(math.Float32frombits(b0))
+		s1 += float64(math.Float32frombits(b1))
+		s2 += float64(math.Float32frombits(b2))
+		s3 += float64(math.Float32frombits(b3))
+		m0 = min(m0, b0-1, b1-1)
+		m1 = min(m1, b2-1, b3-1)
+	}
+	for ; i < len(w); i++ {
+		b := math.Float32bits(w[i]) & absMask
+		s0 += float64(math.Float32frombits(b))
+		m0 = min(m0, b-1)
+	}
+	sum = (s0 + s1) + (s2 + s3)
+	m := min(m0, m1) + 1    // the smallest nonzero |v|'s bits (0: all zero)
+	e := int(max(m>>23, 1)) // biased exponent; subnormals share 1's spacing
+	return sum, sum < math.Ldexp(1, e-150+53)
+}
+
+// twnExact is TWN's second pass when sumAbs reported exact sums: it sets
+// t and returns Σ|v| over |v| > d and the count. For float32 |v| and float64
+// d ≥ 0, |v| > d exactly when |v| exceeds the largest float32 ≤ d, which
+// for non-negative floats is an integer comparison of the bit patterns.
+func twnExact(w []float32, t []int8, d float64) (a float64, n int) {
+	const absMask = 1<<31 - 1
+	dd := float32(d)
+	if float64(dd) > d {
+		dd = math.Nextafter32(dd, 0)
+	}
+	db := math.Float32bits(dd)
+	t = t[:len(w)]
+	// code returns b's code and 1 when |b| > d, else 0 and 0 (the
+	// float32 whose bits give the term: |b| or +0).
+	code := func(b uint32) (c int8, in, term uint32) {
+		ab := b & absMask
+		in = (db - ab) >> 31 // 1 when ab > db
+		return int8(((int32(b) >> 31) | 1) & -int32(in)), in, ab & -in
+	}
+	var a0, a1, a2, a3 float64
+	var cnt uint32
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		c0, n0, x0 := code(math.Float32bits(w[i]))
+		c1, n1, x1 := code(math.Float32bits(w[i+1]))
+		c2, n2, x2 := code(math.Float32bits(w[i+2]))
+		c3, n3, x3 := code(math.Float32bits(w[i+3]))
+		a0 += float64(math.Float32frombits(x0))
+		a1 += float64(math.Float32frombits(x1))
+		a2 += float64(math.Float32frombits(x2))
+		a3 += float64(math.Float32frombits(x3))
+		cnt += n0 + n1 + n2 + n3
+		t[i], t[i+1], t[i+2], t[i+3] = c0, c1, c2, c3
+	}
+	for ; i < len(w); i++ {
+		c, n, x := code(math.Float32bits(w[i]))
+		a0 += float64(math.Float32frombits(x))
+		cnt += n
+		t[i] = c
+	}
+	return (a0 + a1) + (a2 + a3), int(cnt)
 }
 
 // TernaryError is the relative L2 error ‖W − α·t‖ / ‖W‖ of the TWN
@@ -371,6 +815,7 @@ func TernaryError(w []float32) float64 {
 // ternaryErrorOf is TernaryError given w's TWN codes t and scale a.
 func ternaryErrorOf(w []float32, t []int8, a float32) float64 {
 	num, den := 0.0, 0.0
+	t = t[:len(w)]
 	for i, v := range w {
 		d := float64(v) - float64(a)*float64(t[i])
 		num += d * d

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"pimc/frontend"
 	"pimc/ir"
 )
 
@@ -409,5 +410,475 @@ func TestTWNMatchesReference(t *testing.T) {
 				t.Fatalf("trial %d: code %d = %d, reference %d", trial, i, gt[i], rt[i])
 			}
 		}
+	}
+}
+
+// msePlainFrozen is MSEScale's defining search, frozen: max|w| (NaN
+// sticks), candidates s = max|w|·(1 − 0.008·i)/q, each error summed in
+// index order with quantizeSym's rounding (v/s, half to even, clamped),
+// the first strict minimum winning.
+func msePlainFrozen(w []float32, q int) float32 {
+	maxAbs := 0.0
+	for _, v := range w {
+		maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
+	}
+	if maxAbs == 0 {
+		return 0
+	}
+	qf := float64(q)
+	best, bestErr := maxAbs/qf, math.Inf(1)
+	for i := 0; i < 100; i++ {
+		s := maxAbs * (1 - 0.008*float64(i)) / qf
+		e := 0.0
+		for _, x := range w {
+			v := float64(x)
+			r := math.RoundToEven(v / s)
+			if r > qf {
+				r = qf
+			} else if r < -qf {
+				r = -qf
+			}
+			d := v - s*r
+			e += d * d
+		}
+		if e < bestErr {
+			best, bestErr = s, e
+		}
+	}
+	return float32(best)
+}
+
+// adversarialChannel returns a channel of n weights of one of several
+// kinds meant to break bounded or reordered arithmetic: ties on rounding
+// boundaries, duplicates, outliers, subnormals, huge dynamic range.
+func adversarialChannel(rng *rand.Rand, kind, n, q int) []float32 {
+	w := make([]float32, n)
+	sd := math.Sqrt(2 / float64(n))
+	switch kind {
+	case 0: // He-initialised
+		for i := range w {
+			w[i] = float32(rng.NormFloat64() * sd)
+		}
+	case 1: // uniform
+		for i := range w {
+			w[i] = float32(rng.Float64()*2 - 1)
+		}
+	case 2: // on candidate i's half-integer boundaries (max|w| = 1: s = (1 − 0.008·i)/q)
+		i := rng.IntN(100)
+		s := (1 - 0.008*float64(i)) / float64(q)
+		for j := range w {
+			m := float64(rng.IntN(q+1)) + 0.5
+			w[j] = float32(m * s)
+			if rng.IntN(2) == 0 {
+				w[j] = -w[j]
+			}
+		}
+		w[0] = 1
+	case 3: // few distinct values, many duplicates
+		vals := []float32{0, 0.25, -0.5, 0.125, 1, -1, 0.375}
+		for i := range w {
+			w[i] = vals[rng.IntN(len(vals))]
+		}
+	case 4: // all equal
+		x := float32(rng.NormFloat64())
+		for i := range w {
+			w[i] = x
+		}
+	case 5: // one huge outlier
+		for i := range w {
+			w[i] = float32(rng.NormFloat64() * 0.01)
+		}
+		w[rng.IntN(n)] = float32(1e3 * (rng.Float64() + 0.5))
+	case 6: // subnormals and zeros
+		for i := range w {
+			switch rng.IntN(3) {
+			case 0:
+				w[i] = math.Float32frombits(uint32(rng.IntN(1 << 23)))
+			case 1:
+				w[i] = 0
+			default:
+				w[i] = -math.Float32frombits(uint32(rng.IntN(1 << 10)))
+			}
+		}
+	case 7: // huge dynamic range, negative zeros
+		for i := range w {
+			w[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(60)-30)))
+			if rng.IntN(10) == 0 {
+				w[i] = float32(math.Copysign(0, -1))
+			}
+		}
+	case 8: // coarse grid (many ties for every candidate)
+		for i := range w {
+			w[i] = float32(math.Round(rng.NormFloat64()*8) / 64)
+		}
+	case 9: // large magnitudes
+		for i := range w {
+			w[i] = float32(rng.NormFloat64() * 1e37)
+		}
+	case 10: // exact codes of candidate i's scale but for max|w| = 1, clipped
+		i := 1 + rng.IntN(30)
+		s := (1 - 0.008*float64(i)) / float64(q)
+		for j := range w {
+			w[j] = float32(float64(rng.IntN(2*q+1)-q) * s)
+		}
+		w[rng.IntN(n)] = 1
+	}
+	return w
+}
+
+const adversarialKinds = 11
+
+// TestMSEScaleAdversarial compares MSEScale (histogram search, bounded
+// search, their exact sums) with the frozen plain search bit for bit on
+// adversarial channels, k from 1 to 5000, narrow and wide codes.
+func TestMSEScaleAdversarial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	qs := []int{1, 2, 3, 7, 15, 31, 32, 63, 127, 255, 1000}
+	trials := 1500
+	if testing.Short() {
+		trials = 300
+	}
+	for trial := 0; trial < trials; trial++ {
+		n := 1 + rng.IntN(600)
+		switch trial % 5 {
+		case 3:
+			n = 1 + rng.IntN(5000)
+		case 4:
+			n = []int{1, 2, 3, 4, 5, 147, 512, 576, 1152, 2304, 4608}[rng.IntN(11)]
+		}
+		q := qs[rng.IntN(len(qs))]
+		kind := trial % adversarialKinds
+		w := adversarialChannel(rng, kind, n, q)
+		if got, want := MSEScale(w, q), msePlainFrozen(w, q); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("trial %d kind %d n=%d q=%d: MSEScale %v, plain %v", trial, kind, n, q, got, want)
+		}
+	}
+}
+
+// TestMSEScaleNonFinite: NaN or infinite weights give the plain search's
+// result (max|w|/q), on every path.
+func TestMSEScaleNonFinite(t *testing.T) {
+	for _, x := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		for _, n := range []int{1, 3, 200, 3000} {
+			for _, q := range []int{1, 7, 127} {
+				w := make([]float32, n)
+				for i := range w {
+					w[i] = float32(i%7) * 0.1
+				}
+				w[n/2] = x
+				if got, want := MSEScale(w, q), msePlainFrozen(w, q); math.Float32bits(got) != math.Float32bits(want) {
+					t.Errorf("%v in %d weights, q=%d: %v, plain %v", x, n, q, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestMSEBoundedMatchesPlain runs mseBounded on its own — MSEScale sends
+// it wide codes and short channels only — against the frozen plain search.
+func TestMSEBoundedMatchesPlain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for trial := 0; trial < 600; trial++ {
+		n := 1 + rng.IntN(3000)
+		q := []int{1, 3, 7, 15, 127}[trial%5]
+		w := adversarialChannel(rng, rng.IntN(adversarialKinds), n, q)
+		maxAbs := 0.0
+		for _, v := range w {
+			maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
+		}
+		if maxAbs == 0 {
+			continue
+		}
+		qf := float64(q)
+		got := float32(mseBounded(w, q, maxAbs, func(i int) float64 { return maxAbs * (1 - 0.008*float64(i)) / qf }))
+		if want := msePlainFrozen(w, q); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("trial %d n=%d q=%d: mseBounded %v, plain %v", trial, n, q, got, want)
+		}
+	}
+}
+
+// TestMSEErr4MatchesPlainSums checks mseErr4's four sums bit for bit
+// against index-order plain sums, including scales that put weights
+// exactly on rounding boundaries and the early stop.
+func TestMSEErr4MatchesPlainSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	plain := func(w []float32, s, qf float64) float64 {
+		e := 0.0
+		for _, x := range w {
+			v := float64(x)
+			r := math.RoundToEven(v / s)
+			r = math.Max(-qf, math.Min(qf, r))
+			d := v - s*r
+			e += d * d
+		}
+		return e
+	}
+	for trial := 0; trial < 2000; trial++ {
+		n := 1 + rng.IntN(700)
+		q := []int{1, 7, 127, 1000}[rng.IntN(4)]
+		qf := float64(q)
+		w := adversarialChannel(rng, rng.IntN(adversarialKinds), n, q)
+		maxAbs := 0.0
+		for _, v := range w {
+			maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
+		}
+		if maxAbs == 0 {
+			continue
+		}
+		var s, inv [4]float64
+		for j := range s {
+			s[j] = maxAbs * (1 - 0.008*float64(rng.IntN(100))) / qf
+			if rng.IntN(4) == 0 && n > 0 {
+				// put w[0] exactly half-way between two codes
+				m := float64(rng.IntN(q)) + 0.5
+				s[j] = math.Abs(float64(w[0])) / m
+				if s[j] == 0 || s[j] < maxAbs*0.2/qf {
+					s[j] = maxAbs / qf
+				}
+			}
+			inv[j] = 1 / s[j]
+		}
+		e, done := mseErr4(w, &s, &inv, qf, math.Inf(1))
+		if !done {
+			t.Fatalf("trial %d: stopped with an infinite limit", trial)
+		}
+		for j := range s {
+			if want := plain(w, s[j], qf); math.Float64bits(e[j]) != math.Float64bits(want) {
+				t.Fatalf("trial %d n=%d q=%d s=%v: sum %v, plain %v", trial, n, q, s[j], e[j], want)
+			}
+		}
+		s2, inv2 := [2]float64{s[1], s[2]}, [2]float64{inv[1], inv[2]}
+		e2, done2 := mseErr2(w, &s2, &inv2, qf, math.Inf(1))
+		if !done2 || math.Float64bits(e2[0]) != math.Float64bits(e[1]) || math.Float64bits(e2[1]) != math.Float64bits(e[2]) {
+			t.Fatalf("trial %d: mseErr2 %v %v, mseErr4 %v", trial, e2, done2, e)
+		}
+		// With a finite limit: either all exact, or all partial sums above it.
+		lim := plain(w, s[0], qf) * rng.Float64()
+		e, done = mseErr4(w, &s, &inv, qf, lim)
+		for j := range s {
+			want := plain(w, s[j], qf)
+			if done && math.Float64bits(e[j]) != math.Float64bits(want) || !done && !(e[j] > lim && e[j] <= want) {
+				t.Fatalf("trial %d: limit %v done %v: sum %v, plain %v", trial, lim, done, e[j], want)
+			}
+		}
+	}
+}
+
+// TestQuantizeCodesMatchesQuantizeSym checks QuantizeChannel's code loop
+// against quantizeSym (division) on weights on and next to rounding
+// boundaries, clamped ones, non-finite ones and odd scales.
+func TestQuantizeCodesMatchesQuantizeSym(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	scales := []float32{0, -1, float32(math.NaN()), float32(math.Inf(1)), math.Float32frombits(1), 1e-30, 1e30}
+	for trial := 0; trial < 3000; trial++ {
+		q := []int{1, 7, 127, 100}[rng.IntN(4)]
+		n := 1 + rng.IntN(400)
+		var scale float32
+		if trial%10 == 0 {
+			scale = scales[rng.IntN(len(scales))]
+		} else {
+			scale = float32(math.Abs(rng.NormFloat64()) * math.Pow(10, float64(rng.IntN(20)-10)))
+		}
+		s := float64(scale)
+		w := adversarialChannel(rng, rng.IntN(adversarialKinds), n, q)
+		for i := range w {
+			switch rng.IntN(4) {
+			case 0: // on a boundary (as float32), or a float32 step off it
+				m := float64(rng.IntN(2*q+4)-q-2) + 0.5
+				w[i] = float32(m * s)
+				switch rng.IntN(3) {
+				case 1:
+					w[i] = math.Nextafter32(w[i], float32(math.Inf(1)))
+				case 2:
+					w[i] = math.Nextafter32(w[i], float32(math.Inf(-1)))
+				}
+			case 1:
+				if rng.IntN(50) == 0 {
+					w[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}[rng.IntN(3)]
+				}
+			}
+		}
+		codes := make([]int8, n)
+		quantizeCodes(codes, w, scale, q)
+		for i, v := range w {
+			if want := int8(quantizeSym(float64(v), s, q)); codes[i] != want {
+				t.Fatalf("trial %d: w=%v scale=%v q=%d: code %d, quantizeSym %d", trial, v, scale, q, codes[i], want)
+			}
+		}
+	}
+}
+
+// TestTWNAdversarial compares TWN with the branchy reference on channels
+// that take the reordered-sum path and on ones that must not (huge
+// dynamic range, subnormals), and checks twnExact's float32 threshold
+// against the float64 comparison with d on and next to weight values.
+func TestTWNAdversarial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	for trial := 0; trial < 3000; trial++ {
+		n := 1 + rng.IntN(300)
+		if trial%4 == 0 {
+			n = 1 + rng.IntN(7)
+		}
+		w := adversarialChannel(rng, trial%adversarialKinds, n, 7)
+		gt, ga, gd := TWN(w)
+		rt, ra, rd := twnRef(w)
+		if math.Float32bits(ga) != math.Float32bits(ra) || math.Float32bits(gd) != math.Float32bits(rd) {
+			t.Fatalf("trial %d kind %d n=%d: α, Δ = %v, %v; reference %v, %v", trial, trial%adversarialKinds, n, ga, gd, ra, rd)
+		}
+		if string(int8Bytes(gt)) != string(int8Bytes(rt)) {
+			t.Fatalf("trial %d kind %d: codes %v, reference %v", trial, trial%adversarialKinds, gt, rt)
+		}
+		// The threshold rule on its own, d exactly at a weight or just off it.
+		v := math.Abs(float64(w[rng.IntN(n)]))
+		for _, d := range []float64{v, math.Nextafter(v, 0), math.Nextafter(v, 1), float64(math.Nextafter32(float32(v), 0)), v * (1 + 1e-12)} {
+			if d < 0 || math.IsInf(d, 0) || d != d {
+				continue
+			}
+			tc := make([]int8, n)
+			a, cnt := twnExact(w, tc, d)
+			wa, wn := 0.0, 0
+			for i, x := range w {
+				av := math.Abs(float64(x))
+				want := int8(0)
+				if av > d {
+					wa += av
+					wn++
+					want = 1
+					if x <= 0 {
+						want = -1
+					}
+				}
+				if tc[i] != want {
+					t.Fatalf("trial %d: d=%v w=%v: code %d, want %d", trial, d, x, tc[i], want)
+				}
+			}
+			if _, exact := sumAbs(w); exact && (cnt != wn || a != wa) {
+				t.Fatalf("trial %d: d=%v: Σ %v n %d, want %v %d", trial, d, a, cnt, wa, wn)
+			}
+		}
+	}
+}
+
+// TestTWNSumAbsExactness: whenever sumAbs reports its sum exact it equals the
+// index-order sum, and it does report exactness on typical channels.
+func TestTWNSumAbsExactness(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	nExact := 0
+	for trial := 0; trial < 3000; trial++ {
+		w := adversarialChannel(rng, trial%adversarialKinds, 1+rng.IntN(2000), 7)
+		seq := 0.0
+		for _, v := range w {
+			seq += math.Abs(float64(v))
+		}
+		got, exact := sumAbs(w)
+		if exact {
+			nExact++
+			if math.Float64bits(got) != math.Float64bits(seq) {
+				t.Fatalf("trial %d: sumAbs %v reported exact, index-order sum %v", trial, got, seq)
+			}
+		}
+		if trial%adversarialKinds == 0 && !exact {
+			t.Errorf("trial %d: a He-initialised channel was not summed exactly", trial)
+		}
+	}
+	if nExact == 0 {
+		t.Fatal("no exact sums")
+	}
+	// Sums just at the exactness limit 2^(L+53), where the order of the
+	// additions changes the result: B = 2^(L+53) and odd multiples x of
+	// 2^L (x's last place), one large weight then many tiny ones.
+	for _, l := range []int{-149, -100, -60, -30, 0, 20} {
+		x := float32(math.Ldexp(1+math.Ldexp(1, -23), l+23)) // (2^23+1)·2^L
+		for _, bexp := range []int{50, 51, 52, 53, 54} {
+			b := float32(math.Ldexp(1, l+bexp))
+			if math.IsInf(float64(b), 0) || b == 0 || float64(b) > math.MaxFloat32 {
+				continue
+			}
+			for n := 1; n <= 9; n++ {
+				w := []float32{x, b}
+				for j := 0; j < n; j++ {
+					w = append(w, x, -x)
+				}
+				seq := 0.0
+				for _, v := range w {
+					seq += math.Abs(float64(v))
+				}
+				if got, exact := sumAbs(w); exact && math.Float64bits(got) != math.Float64bits(seq) {
+					t.Fatalf("L=%d B=2^%d n=%d: sumAbs %v reported exact, index-order sum %v", l, l+bexp, n, got, seq)
+				}
+				gt, ga, gd := TWN(w)
+				rt, ra, rd := twnRef(w)
+				if ga != ra || gd != rd || string(int8Bytes(gt)) != string(int8Bytes(rt)) {
+					t.Fatalf("L=%d B=2^%d n=%d: TWN %v %v, reference %v %v", l, l+bexp, n, ga, gd, ra, rd)
+				}
+			}
+		}
+	}
+	w := []float32{1}
+	for j := 0; j < 1000; j++ {
+		w = append(w, 3*float32(math.Ldexp(1, -55)))
+	}
+	gt, ga, gd := TWN(w)
+	rt, ra, rd := twnRef(w)
+	if ga != ra || gd != rd || string(int8Bytes(gt)) != string(int8Bytes(rt)) {
+		t.Fatalf("one large weight, many tiny: TWN %v %v, reference %v %v", ga, gd, ra, rd)
+	}
+}
+
+// TestQuantRealWeights runs the quantizers on every channel of the trained
+// models in testdata (conv and dense weights, one row of the leading axis
+// per channel) against the frozen plain search, the branchy TWN and
+// quantizeSym, bit for bit: trained weights have other tails than the
+// synthetic ones.
+func TestQuantRealWeights(t *testing.T) {
+	models := []string{
+		"../testdata/models/cifar10/resnet20_bn_amandashi95.onnx",
+		"../testdata/models/cifar10/resnet20_bnfolded_sclblonnx.onnx",
+		"../testdata/models/mnist/lenet5_ccoltong1215_b10.onnx",
+		"../testdata/models/fashion_mnist/cnn3_edwin19.onnx",
+	}
+	if !testing.Short() {
+		models = append(models, "../testdata/models/cifar10/squeezenet_nhwc_emclab.onnx")
+	}
+	for _, path := range models {
+		m, err := frontend.Import(path, frontend.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		nch := 0
+		for _, v := range m.Graph.Consts {
+			c := v.Const
+			if c == nil || c.F == nil || len(c.Shape) < 2 || c.Shape[0] < 1 || len(c.F) < 16 {
+				continue
+			}
+			rows := int(c.Shape[0])
+			k := len(c.F) / rows
+			for ch := 0; ch < rows; ch++ {
+				w := c.F[ch*k : (ch+1)*k]
+				nch++
+				for _, q := range []int{7, 127} {
+					got, want := MSEScale(w, q), msePlainFrozen(w, q)
+					if math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%s %s channel %d (k=%d) q=%d: MSEScale %v, plain %v", path, v.Name, ch, k, q, got, want)
+					}
+					codes := make([]int8, k)
+					quantizeCodes(codes, w, got, q)
+					for i, x := range w {
+						if want := int8(quantizeSym(float64(x), float64(got), q)); codes[i] != want {
+							t.Fatalf("%s %s channel %d: code %d of %v = %d, quantizeSym %d", path, v.Name, ch, i, x, codes[i], want)
+						}
+					}
+				}
+				gt, ga, gd := TWN(w)
+				rt, ra, rd := twnRef(w)
+				if math.Float32bits(ga) != math.Float32bits(ra) || math.Float32bits(gd) != math.Float32bits(rd) || string(int8Bytes(gt)) != string(int8Bytes(rt)) {
+					t.Fatalf("%s %s channel %d: TWN α, Δ %v %v, reference %v %v", path, v.Name, ch, ga, gd, ra, rd)
+				}
+			}
+		}
+		if nch == 0 {
+			t.Errorf("%s: no weight channels found", path)
+		}
+		t.Logf("%s: %d channels", path, nch)
 	}
 }
