@@ -79,8 +79,10 @@ type decodeOptions struct {
 	baseDir string
 	// alias lets a float32 tensor take over the raw bytes it is decoded
 	// from instead of copying them, so that an importer's weights are not
-	// held twice. Only for protos decoded once and then dropped (graph
-	// initializers): two tensors must never share storage.
+	// held twice. Only for bytes nothing else uses, decoded once: a graph
+	// initializer's raw_data in protobuf's copy, or in the file buffer
+	// that Import owns (see importModel). Two tensors must never share
+	// storage: passes may write into a tensor a module owns.
 	alias bool
 }
 
@@ -153,7 +155,8 @@ var littleEndian = func() bool {
 // floatsInPlace reinterprets little-endian float32 bytes as []float32
 // without copying, or returns nil when the host is big-endian or raw is not
 // 4-byte aligned (then decodeRaw copies). Heap byte slices of 4 bytes or
-// more are in practice 4-aligned.
+// more are in practice 4-aligned; raw_data in a file buffer is wherever the
+// file puts it, which alignRaw mends.
 func floatsInPlace(raw []byte) []float32 {
 	p := unsafe.Pointer(unsafe.SliceData(raw))
 	if !littleEndian || uintptr(p)%4 != 0 || len(raw)%4 != 0 {

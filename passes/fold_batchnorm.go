@@ -1,7 +1,10 @@
 package passes
 
 import (
+	"cmp"
 	"math"
+	"slices"
+	"unsafe"
 
 	"pimc/ir"
 )
@@ -40,18 +43,127 @@ import (
 // the BN hides the pattern), fuse-matmul-add (MatMul→Add→BN folds only once
 // the Add is the Gemm's bias).
 func FoldBatchNorm(m *ir.Module) error {
+	return foldBatchNorm(m, false)
+}
+
+// FoldBatchNormInPlace is fold-batchnorm for a module that owns its
+// constant tensors: the caller guarantees that no other module (a Clone
+// shares tensors) and nothing outside the module refers to them or to
+// their storage. It then scales weights where they are instead of
+// allocating scaled copies, for each weight that only the folded layer
+// reads and whose storage no other constant of the module overlaps (two
+// values may share a tensor, and a folded Reshape may share its input's
+// elements). The result is the same as FoldBatchNorm's.
+func FoldBatchNormInPlace(m *ir.Module) error {
+	return foldBatchNorm(m, true)
+}
+
+func foldBatchNorm(m *ir.Module, inPlace bool) error {
 	g := m.Graph
-	dead := map[*ir.Node]bool{}
+	fx := &bnFolder{m: m, dead: map[*ir.Node]bool{}}
+	if inPlace {
+		fx.own = exclusiveFloatConsts(g)
+	}
 	for _, bn := range append([]*ir.Node{}, g.Nodes...) {
 		if bn.Op != ir.OpBatchNorm {
 			continue
 		}
 		// Users are recomputed per BN since each fold rewires values.
-		foldBN(m, g.Users(), bn, dead)
+		fx.users = g.Users()
+		fx.foldBN(bn)
 	}
-	removeNodes(g, dead)
+	removeNodes(g, fx.dead)
 	dropUnusedConsts(g)
 	return nil
+}
+
+// bnFolder is one run of fold-batchnorm.
+type bnFolder struct {
+	m     *ir.Module
+	users map[*ir.Value][]*ir.Node
+	dead  map[*ir.Node]bool
+	// own holds the tensors that may be scaled in place (nil: none).
+	// Folding never adds a tensor that overlaps another, so what held
+	// when the pass started holds throughout.
+	own map[*ir.Tensor]bool
+}
+
+// weightsFor returns the tensor that the folded weights of v, a constant
+// operand of layer, go to: v's own tensor when layer is v's only reader
+// and the tensor is not shared, else a new tensor of v's shape. Writing
+// element i after reading it is all a fold does, so source and
+// destination may be the same.
+func (fx *bnFolder) weightsFor(v *ir.Value, layer *ir.Node) *ir.Tensor {
+	if fx.own[v.Const] && soleUser(fx.m.Graph, fx.users, v) == layer {
+		return v.Const
+	}
+	return ir.NewTensor(ir.Float32, v.Const.Shape...)
+}
+
+// exclusiveFloatConsts returns the float32 constant tensors of g that
+// exactly one value holds and whose elements no other constant's overlap.
+func exclusiveFloatConsts(g *ir.Graph) map[*ir.Tensor]bool {
+	holders := map[*ir.Tensor]map[*ir.Value]bool{}
+	note := func(v *ir.Value) {
+		if !v.IsConst() {
+			return
+		}
+		if holders[v.Const] == nil {
+			holders[v.Const] = map[*ir.Value]bool{}
+		}
+		holders[v.Const][v] = true
+	}
+	for _, v := range g.Consts {
+		note(v)
+	}
+	for _, v := range g.Inputs {
+		note(v)
+	}
+	for _, n := range g.Nodes {
+		for _, v := range n.Inputs {
+			note(v)
+		}
+		for _, v := range n.Outputs {
+			note(v)
+		}
+	}
+	for _, v := range g.Outputs {
+		note(v)
+	}
+	type span struct {
+		lo, hi uintptr
+		t      *ir.Tensor
+	}
+	var spans []span
+	for t := range holders {
+		if len(t.F) > 0 {
+			lo := uintptr(unsafe.Pointer(unsafe.SliceData(t.F)))
+			spans = append(spans, span{lo, lo + uintptr(len(t.F))*4, t})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	// Sorted by start, the spans fall into runs that each start before
+	// the furthest end so far in the run; in a run of two or more every
+	// span overlaps another, and spans in different runs do not overlap.
+	shared := map[*ir.Tensor]bool{}
+	for start, i := 0, 0; start < len(spans); start = i {
+		hi := spans[start].hi
+		for i = start + 1; i < len(spans) && spans[i].lo < hi; i++ {
+			hi = max(hi, spans[i].hi)
+		}
+		if i-start > 1 {
+			for _, s := range spans[start:i] {
+				shared[s.t] = true
+			}
+		}
+	}
+	own := map[*ir.Tensor]bool{}
+	for _, s := range spans {
+		if s.t.DType == ir.Float32 && len(holders[s.t]) == 1 && !shared[s.t] {
+			own[s.t] = true
+		}
+	}
+	return own
 }
 
 // bnFold is one matched pattern: producer [→ unsq] → bn [→ sq].
@@ -60,7 +172,8 @@ type bnFold struct {
 	f, shift           []float64 // y = x·f + shift per channel
 }
 
-func foldBN(m *ir.Module, users map[*ir.Value][]*ir.Node, bn *ir.Node, dead map[*ir.Node]bool) {
+func (fx *bnFolder) foldBN(bn *ir.Node) {
+	m, users, dead := fx.m, fx.users, fx.dead
 	g := m.Graph
 	f, shift := bnAffine(bn)
 	if f == nil {
@@ -68,15 +181,15 @@ func foldBN(m *ir.Module, users map[*ir.Value][]*ir.Node, bn *ir.Node, dead map[
 	}
 	p := matchBN(g, users, bn)
 	if p == nil {
-		foldForward(m, users, bn, f, shift, dead)
+		fx.foldForward(bn, f, shift)
 		return
 	}
 	p.f, p.shift = f, shift
 	switch p.prod.Op {
 	case ir.OpConv:
-		foldIntoConv(m, users, p)
+		fx.foldIntoConv(p)
 	case ir.OpGemm, ir.OpMatMul:
-		foldIntoGemm(m, users, p)
+		fx.foldIntoGemm(p)
 	default:
 		panic("BUG: fold-batchnorm matched " + p.prod.Op.String())
 	}
@@ -176,12 +289,13 @@ func appendsUnitDims(in, out []int64) bool {
 	return true
 }
 
-func foldIntoConv(m *ir.Module, users map[*ir.Value][]*ir.Node, p *bnFold) {
+func (fx *bnFolder) foldIntoConv(p *bnFold) {
+	m, users := fx.m, fx.users
 	conv := p.prod
 	wv := conv.In(1)
 	w := wv.Const
 	c := len(p.f)
-	nw := ir.NewTensor(ir.Float32, w.Shape...)
+	nw := fx.weightsFor(wv, conv)
 	per := len(w.F) / c
 	for ch := range c {
 		f := p.f[ch]
@@ -213,13 +327,14 @@ func newBias(m *ir.Module, users map[*ir.Value][]*ir.Node, p *bnFold, old *ir.Va
 	return setConst(m, users, p.bn.In(2), p.bn, t)
 }
 
-func foldIntoGemm(m *ir.Module, users map[*ir.Value][]*ir.Node, p *bnFold) {
+func (fx *bnFolder) foldIntoGemm(p *bnFold) {
+	m, users := fx.m, fx.users
 	n := p.prod
 	bv := n.In(1)
 	b := bv.Const
 	transB := n.Op == ir.OpGemm && n.Int("transB", 0) != 0
 	c := len(p.f)
-	nb := ir.NewTensor(ir.Float32, b.Shape...)
+	nb := fx.weightsFor(bv, n)
 	for i, v := range b.F {
 		col := i % c // B is [K,N]: column index is the fast one
 		if transB {
@@ -294,7 +409,8 @@ func broadcastIndex(out, in []int64) []int {
 
 // foldForward folds bn into the fully-connected layer that reads it:
 // [Unsqueeze →] BN [→ Squeeze] → Gemm/MatMul.
-func foldForward(m *ir.Module, users map[*ir.Value][]*ir.Node, bn *ir.Node, f, shift []float64, dead map[*ir.Node]bool) {
+func (fx *bnFolder) foldForward(bn *ir.Node, f, shift []float64) {
+	m, users, dead := fx.m, fx.users, fx.dead
 	g := m.Graph
 	src, y := bn.In(0), bn.Out(0)
 	var unsq, sq *ir.Node
@@ -332,7 +448,7 @@ func foldForward(m *ir.Module, users map[*ir.Value][]*ir.Node, bn *ir.Node, f, s
 	n := int(b.Len()) / k
 	// B as [K,N] (or [N,K] when transB): scale input row k by f[k] and
 	// collect s[n] = Σ_k shift[k]·B[k,n].
-	nb := ir.NewTensor(ir.Float32, b.Shape...)
+	nb := fx.weightsFor(bv, fc)
 	s := make([]float64, n)
 	for i, v := range b.F {
 		row, col := i/n, i%n

@@ -106,10 +106,27 @@ func Load(path string, o Options) (*ir.Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := Run(m, Canonical(), o); err != nil {
+	if err := Run(m, loadPasses(), o); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// loadPasses is Canonical for a module fresh from frontend.Import, whose
+// constant tensors are its own: the importer copies Options.Constants,
+// its weights live in its own buffer holding the file's bytes (a heap
+// copy, never a caller's slice nor a mapping of the file), no Clone of the
+// module exists yet, and no canonical pass clones it or keeps its tensors
+// elsewhere. So fold-batchnorm may scale weights in place
+// (passes.FoldBatchNormInPlace) instead of allocating a copy of every
+// folded weight. Any other caller of Canonical may hold a clone, and gets
+// the copying pass.
+func loadPasses() []ir.Pass {
+	list := Canonical()
+	if i := ir.FindPass(list, "fold-batchnorm"); i >= 0 {
+		list[i].Run = passes.FoldBatchNormInPlace
+	}
+	return list
 }
 
 // Run runs a pass list with the dump/time/verbose options of o.
