@@ -211,26 +211,24 @@ func (c *Calibration) weights() *weightCache {
 	return c.wq
 }
 
-// hashWeights keys the memos by weight content. It runs over every weight
-// several times per compile (each variant's dual-split and quantize look
-// layers up), so it hashes 8 weights per step in four independent
-// multiply-rotate lanes rather than one serial FNV chain; a hit is still
-// verified bit for bit (sameBits).
+// hashWeights keys the memos by weight content. Every hit is verified bit
+// for bit (sameBits), so the key only has to separate different weights
+// well, not prove equality: it mixes the length and at most 1024 weights
+// spread evenly over w (all of them when w is short). A miss — the first
+// request for each layer's weights — then costs a few hundred loads
+// instead of a pass over every weight.
 func hashWeights(w []float32) uint64 {
 	const m1, m2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
-	h0, h1, h2, h3 := uint64(m1), uint64(m2), uint64(len(w)), uint64(m1^m2)
-	b := func(i int) uint64 { return uint64(math.Float32bits(w[i])) }
-	i := 0
-	for ; i+8 <= len(w); i += 8 {
-		h0 = bits.RotateLeft64((h0^(b(i)|b(i+1)<<32))*m1, 31)
-		h1 = bits.RotateLeft64((h1^(b(i+2)|b(i+3)<<32))*m1, 31)
-		h2 = bits.RotateLeft64((h2^(b(i+4)|b(i+5)<<32))*m1, 31)
-		h3 = bits.RotateLeft64((h3^(b(i+6)|b(i+7)<<32))*m1, 31)
+	const samples = 1024
+	h0, h1 := uint64(m1), uint64(len(w))
+	step := max(1, len(w)/samples)
+	for i := 0; i < len(w); i += step {
+		h0 = bits.RotateLeft64((h0^uint64(math.Float32bits(w[i])))*m1, 31)
 	}
-	for ; i < len(w); i++ {
-		h0 = bits.RotateLeft64((h0^b(i))*m1, 31)
+	if n := len(w); n > 0 {
+		h1 = bits.RotateLeft64((h1^uint64(math.Float32bits(w[n-1])))*m1, 31)
 	}
-	h := h0 ^ bits.RotateLeft64(h1, 17) ^ bits.RotateLeft64(h2, 29) ^ bits.RotateLeft64(h3, 43)
+	h := h0 ^ bits.RotateLeft64(h1, 29)
 	h ^= h >> 33
 	h *= m2
 	h ^= h >> 29

@@ -70,6 +70,26 @@ func TestLayerQuantMemo(t *testing.T) {
 	if &a[0] != &b[0] {
 		t.Error("equal weights at another address were quantized again")
 	}
+	// Weights that differ only where the content key does not look get the
+	// same key: the bit-for-bit check must still tell them apart.
+	w3 := slices.Clone(w)
+	at := 20*k + 301 // not on the key's sampling stride
+	if at%max(1, len(w)/1024) == 0 {
+		t.Fatal("test weight change falls on a sampled index")
+	}
+	w3[at] += 0.5
+	if hashWeights(w3) != hashWeights(w) {
+		t.Fatal("test expects the change to be invisible to the key")
+	}
+	codes3, scales3, _ := quantizeChannels(cal, w3, k, all, 7)
+	wc3, ws3 := QuantizeChannel(w3[20*k:21*k], 7)
+	if !slices.Equal(codes3[20], wc3) || scales3[20] != ws3 {
+		t.Error("a key collision returned another layer's codes")
+	}
+	ternary(cal, w, k, c)
+	if e3 := ternary(cal, w3, k, c); e3.errs[20] != TernaryError(w3[20*k:21*k]) {
+		t.Error("a key collision returned another layer's ternary codes")
+	}
 	// Concurrent callers share one entry, computed once.
 	tes := make([]*teEntry, 4)
 	var wg sync.WaitGroup

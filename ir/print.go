@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Print writes the canonical text form of m. The form is deterministic
@@ -194,30 +195,32 @@ func TensorSummary(t *Tensor) string {
 		return "[" + strings.Join(s, ",") + "]"
 	}
 	// The checksum is over the little-endian bytes of the elements (4 per
-	// float, 8 per integer), fed in chunks: crc32 is slow on tiny writes.
+	// float, 1 per int8 — most of a quantized module — and 8 per other
+	// integer), fed in chunks: crc32 is slow on tiny writes.
 	h := crc32.NewIEEE()
 	buf := make([]byte, 0, 32<<10)
 	flush := func() {
 		h.Write(buf)
 		buf = buf[:0]
 	}
-	if t.DType.IsFloat() {
+	switch {
+	case t.DType.IsFloat():
 		for _, v := range t.F {
 			if len(buf)+4 > cap(buf) {
 				flush()
 			}
 			buf = byteorder.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 		}
-	} else if t.I8 != nil {
-		// The same bytes as for I storage: the summary names the values,
-		// not how they are held.
-		for _, v := range t.I8 {
-			if len(buf)+8 > cap(buf) {
+	case t.I8 != nil:
+		h.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(t.I8))), len(t.I8)))
+	case t.DType == Int8:
+		for _, v := range t.I {
+			if len(buf)+1 > cap(buf) {
 				flush()
 			}
-			buf = byteorder.LittleEndian.AppendUint64(buf, uint64(int64(v)))
+			buf = append(buf, byte(v))
 		}
-	} else {
+	default:
 		for _, v := range t.I {
 			if len(buf)+8 > cap(buf) {
 				flush()
