@@ -2,8 +2,10 @@ package mapping
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
+	"sync"
 )
 
 // Modes of a layer in an allocation.
@@ -144,7 +146,19 @@ type job struct {
 	// keyed searches ask for again and again.
 	tm map[tmKey]stream
 	// km memoises keyedOptions' options before pricing (keyedRaw).
-	km map[kmKey]*keyedRawOpts
+	km   []kmSlots
+	strs []strSlot // streamedRaw's, per region size
+	// geom memoises each candidate's tile geometry (candGeom), units the
+	// packed knapsack costs in units of unitsOf columns (packedUnits).
+	geom    []tileGeo
+	units   []int64
+	unitsOf int64
+}
+
+// bare is a copy of j without its candidates and memos.
+func (j *job) bare() *job {
+	return &job{index: j.index, name: j.name, oc: j.oc, layer: j.layer, arr: j.arr, cpv: j.cpv,
+		active: j.active, inCycles: j.inCycles, xBits: j.xBits}
 }
 
 type tmKey struct{ tiles, rows, maxRows, rowTiles, windows, s int64 }
@@ -262,13 +276,12 @@ func latencyPlan(jobs []*job, p Pool, schemes []Scheme) candPlan {
 		}
 		one := make([]*job, len(jobs))
 		for i, j := range jobs {
-			nj := *j
-			nj.cands, nj.tm = nil, nil
+			nj := j.bare()
 			if j.active {
 				m, _ := Map(j.layer, j.arr, sc) // j.layer and j.arr are checked
 				nj.cands = []Mapping{m}
 			}
-			one[i] = &nj
+			one[i] = nj
 		}
 		if alt := search(one, p); alt.total < best.pl.total {
 			best = candPlan{one, alt}
@@ -290,15 +303,16 @@ func streamSizes(n int64) []int64 {
 }
 
 func search(jobs []*job, p Pool) plan {
-	mk := func(j *job, s, budget int64, units []int64) []option {
-		os := residentOptions(j, budget, units)
+	mk := func(j *job, _ int, s, budget int64, units []int64, dst []option) []option {
+		start := len(dst)
+		dst = residentOptions(j, budget, units, dst)
 		if s > 0 {
-			os = append(os, streamOption(j, p, s))
+			dst = append(dst, streamOption(j, p, s))
 		}
-		return pareto(os)
+		return append(dst[:start], pareto(dst[start:])...)
 	}
-	sv := func(opts [][]option, maxBudget int64) func(int64) ([]int, float64, int64, string, bool) {
-		at := solveFor(opts, maxBudget)
+	sv := func(opts [][]option, maxBudget int64, sc *dpScratch) func(int64) ([]int, float64, int64, string, bool) {
+		at := solveFor(opts, maxBudget, sc)
 		return func(budget int64) ([]int, float64, int64, string, bool) {
 			choice, total, solver, ok := at(budget)
 			return choice, 0, total, solver, ok
@@ -323,8 +337,8 @@ const maxPackTries = 8
 // decreasing cannot place the plan's images on n − s arrays the column
 // budget is bisected for the largest that packs. The whole-array plan
 // always packs, so packing can only improve on it.
-func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget int64, units []int64) []option,
-	sv func(opts [][]option, maxBudget int64) func(budget int64) ([]int, float64, int64, string, bool)) plan {
+func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, si int, s, budget int64, units []int64, dst []option) []option,
+	sv func(opts [][]option, maxBudget int64, sc *dpScratch) func(budget int64) ([]int, float64, int64, string, bool)) plan {
 	n, C := int64(p.Arrays), int64(p.Array.Cols)
 	unit := packUnit(jobs, C)
 	var units [][]int64
@@ -338,25 +352,39 @@ func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget i
 	}
 	var best plan
 	found := false
+	spare := make([]option, len(jobs)) // the next best plan's options
 	consider := func(s int64, idx []int, opts [][]option, choice []int, v float64, total int64, solver string) {
 		if found && (v > best.v || (v == best.v && total >= best.total)) {
 			return
 		}
-		pl := plan{stream: s, opts: make([]option, len(jobs)), total: total, v: v, solver: solver}
+		pl := plan{stream: s, opts: spare, total: total, v: v, solver: solver}
 		for k, i := range idx {
 			pl.opts[i] = opts[k][choice[k]]
 		}
+		spare = best.opts
+		if spare == nil {
+			spare = make([]option, len(jobs))
+		}
 		best, found = pl, true
 	}
-	for _, s := range sizes {
+	// Buffers reused from one size and mode to the next, and from one
+	// search to the next: nothing of a solve outlives it but what
+	// consider copies.
+	w := scratchPool.Get().(*searchScratch)
+	defer scratchPool.Put(w)
+	sc, pk := &w.dp, &w.pk
+	buf, ends, opts, idx, whole := w.buf[:0], w.ends[:0], w.opts[:0], w.idx[:0], w.whole[:0]
+	defer func() { w.buf, w.ends, w.opts, w.idx, w.whole = buf, ends, opts, idx, whole }()
+	chosen := grow(&w.chosen, len(jobs))
+	clear(chosen)
+	for si, s := range sizes {
 		budget := n - s
-		var whole []option // the whole-array plan's choices (in idx order)
+		haveWhole := false
 		for mode := 0; mode < 2; mode++ {
 			if mode == 1 && units == nil {
 				break
 			}
-			var opts [][]option
-			var idx []int
+			buf, ends, idx = buf[:0], ends[:0], idx[:0]
 			for i, j := range jobs {
 				if !j.active {
 					continue
@@ -365,20 +393,42 @@ func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget i
 				if mode == 1 {
 					u = units[i]
 				}
-				opts = append(opts, mk(j, s, budget, u))
+				buf = mk(j, si, s, budget, u, buf)
+				ends = append(ends, len(buf))
 				idx = append(idx, i)
 			}
+			opts = opts[:0]
+			for k, e := range ends {
+				b := 0
+				if k > 0 {
+					b = ends[k-1]
+				}
+				opts = append(opts, buf[b:e:e])
+			}
+			if found && cannotImprove(opts, best) {
+				continue
+			}
+			if found && best.v > 0 {
+				b := budget
+				if mode == 1 {
+					b = budget * (C / unit)
+				}
+				if lagrangeExceeds(opts, b, best.v, w) {
+					continue
+				}
+			}
 			if mode == 0 {
-				if choice, v, total, solver, ok := sv(opts, budget)(budget); ok {
+				if choice, v, total, solver, ok := sv(opts, budget, sc)(budget); ok {
 					consider(s, idx, opts, choice, v, total, solver)
-					whole = make([]option, len(idx))
+					whole = whole[:0]
 					for k := range idx {
-						whole[k] = opts[k][choice[k]]
+						whole = append(whole, opts[k][choice[k]])
 					}
+					haveWhole = true
 				}
 				continue
 			}
-			if whole != nil && unbeatable(whole, opts) {
+			if haveWhole && unbeatable(whole, opts) {
 				continue
 			}
 			// The full column budget first; when first-fit decreasing
@@ -387,15 +437,14 @@ func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget i
 			// for the largest that packs. Every plan that packs is a
 			// candidate.
 			lo, hi := int64(0), budget*(C/unit) // C/unit units fit an array
-			solveAt := sv(opts, hi)
+			solveAt := sv(opts, hi, sc)
 			for ub, try := hi, 0; try < maxPackTries && lo <= hi; try, ub = try+1, (lo+hi)/2 {
 				choice, v, total, solver, ok := solveAt(ub)
 				if ok {
-					chosen := make([]option, len(jobs))
 					for k, i := range idx {
 						chosen[i] = opts[k][choice[k]]
 					}
-					ok = pack(jobs, chosen, C).arrays <= budget
+					ok = packFits(jobs, chosen, C, budget, pk)
 				}
 				if ok {
 					consider(s, idx, opts, choice, v, total, solver)
@@ -412,6 +461,139 @@ func searchSizes(jobs []*job, p Pool, sizes []int64, mk func(j *job, s, budget i
 		best = plan{opts: make([]option, len(jobs))}
 	}
 	return best
+}
+
+// searchScratch is searchSizes' buffers.
+type searchScratch struct {
+	dp                 dpScratch
+	pk                 packScratch
+	buf, whole, chosen []option
+	ends, idx          []int
+	opts               [][]option
+	segs               []hullSeg // lagrangeExceeds'
+	heads              [][2]int
+	hull               []int
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(searchScratch) }}
+
+// cannotImprove reports whether no choice from opts can be considered
+// after best: every choice's Σv is at least the sum of each layer's least
+// v, and its Σlatency at least the sum of the least latencies (float and
+// saturating sums, in the solvers' order, are monotone), and consider
+// wants a smaller Σv, or an equal one and a smaller Σlatency.
+func cannotImprove(opts [][]option, best plan) bool {
+	var v float64
+	var lat int64
+	for _, os := range opts {
+		if len(os) == 0 {
+			return true // no choice at all
+		}
+		mv, ml := os[0].v, os[0].lat
+		for _, o := range os[1:] {
+			mv, ml = min(mv, o.v), min(ml, o.lat)
+		}
+		v += mv
+		lat = satAdd(lat, ml)
+	}
+	return v > best.v || (v == best.v && lat >= best.total)
+}
+
+// lagrangeExceeds reports whether every choice from opts (Pareto lists,
+// by cost) costing at most budget sums to a v above bound, as the
+// solvers sum it: then nothing in opts can be considered after a plan of
+// Σv = bound. It bounds Σv from below by the Lagrangian relaxation of the
+// budget: for any μ ≥ 0 and any choice within the budget,
+//
+//	Σv ≥ L(μ) = Σ_layers min_o (v_o + μ·cost_o) − μ·budget.
+//
+// μ is the slope at which the greedy on the layers' lower convex hulls of
+// (cost, v) runs out of budget, where L is largest (the bound of the LP
+// relaxation); how well μ is chosen affects only how often the bound
+// prunes, not that it holds. L is computed in floating point and the
+// solvers' sums are rounded too, so it must exceed bound by a margin far
+// above both rounding errors (relative 2⁻⁵³ per operation, a few dozen
+// operations). Negative or non-finite v make it give up (report false).
+func lagrangeExceeds(opts [][]option, budget int64, bound float64, sc *searchScratch) bool {
+	segs, heads := sc.segs[:0], sc.heads[:0]
+	defer func() { sc.segs, sc.heads = segs, heads }()
+	left := budget
+	for _, os := range opts {
+		if len(os) == 0 {
+			return false
+		}
+		for _, o := range os {
+			if !(o.v >= 0) || math.IsInf(o.v, 0) {
+				return false
+			}
+		}
+		left -= os[0].cost
+		// The lower convex hull of (cost, v), from the cheapest option.
+		h := append(sc.hull[:0], 0)
+		for k := 1; k < len(os); k++ {
+			for len(h) >= 2 {
+				a, b := os[h[len(h)-2]], os[h[len(h)-1]]
+				if (b.v-a.v)*float64(os[k].cost-a.cost)-(os[k].v-a.v)*float64(b.cost-a.cost) < 0 {
+					break
+				}
+				h = h[:len(h)-1]
+			}
+			h = append(h, k)
+		}
+		sc.hull = h
+		heads = append(heads, [2]int{len(segs), len(segs)}) // next, end
+		for i := 1; i < len(h); i++ {
+			a, b := os[h[i-1]], os[h[i]]
+			if dc := b.cost - a.cost; dc > 0 && a.v > b.v {
+				segs = append(segs, hullSeg{dc: dc, slope: (a.v - b.v) / float64(dc)})
+			}
+		}
+		heads[len(heads)-1][1] = len(segs)
+	}
+	if left < 0 {
+		return false // nothing fits; the solver says so
+	}
+	// The greedy: the steepest next segment of any layer (each layer's
+	// hull gets flatter), while the budget lasts.
+	mu := 0.0
+	for {
+		best := -1
+		for i, hd := range heads {
+			if hd[0] < hd[1] && (best < 0 || segs[hd[0]].slope > segs[heads[best][0]].slope) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		g := segs[heads[best][0]]
+		if g.dc > left {
+			mu = g.slope
+			break
+		}
+		left -= g.dc
+		heads[best][0]++
+	}
+	if mu == 0 {
+		return false // the budget does not bind: cannotImprove's bound
+	}
+	var sum float64
+	for _, os := range opts {
+		m := math.Inf(1)
+		for _, o := range os {
+			m = min(m, o.v+mu*float64(o.cost))
+		}
+		sum += m
+	}
+	lb := sum - mu*float64(budget)
+	margin := 1e-9 * (sum + mu*float64(budget))
+	return lb-margin > bound
+}
+
+// hullSeg is one segment of a layer's lower convex hull of (cost, v).
+type hullSeg struct {
+	dc    int64
+	slope float64 // v saved per unit of cost
 }
 
 // unbeatable reports whether each layer's option in chosen has both the
@@ -446,8 +628,8 @@ func copiesFor(w, kmax int64, f func(k, steps int64)) {
 // copies of a candidate cost k·T arrays, or k·units[c] column units when
 // units is given (column packing; the images of one layer still need
 // k·T distinct arrays).
-func residentOptions(j *job, budget int64, units []int64) []option {
-	var os []option
+// They are appended to os.
+func residentOptions(j *job, budget int64, units []int64, os []option) []option {
 	for c, m := range j.cands {
 		if m.Tiles > budget {
 			continue
@@ -597,19 +779,15 @@ func refreshRows(p Pool, rows, d int64) int64 {
 	return satMul(rows, d/p.RetentionCycles)
 }
 
-// streamOption is the best way to run a job in an s-array streaming region.
+// streamOption is the best way to run a job in an s-array streaming region:
+// of the candidates and copy counts, in order, the first of least latency.
+// That option is among streamedRaw's (an option dropped there is no
+// faster than an earlier one), whose order is the same.
 func streamOption(j *job, p Pool, s int64) option {
 	best := option{lat: -1}
-	for c, m := range j.cands {
-		try := func(k, _ int64) {
-			if l := evalStream(j, p, m, s, k).lat(j.cpv); best.lat < 0 || l < best.lat {
-				best = option{cand: c, copies: k, lat: l}
-			}
-		}
-		if m.Tiles <= s {
-			copiesFor(m.Windows, s/m.Tiles, try)
-		} else {
-			try(1, 0)
+	for _, o := range j.streamedRaw(p, s) {
+		if best.lat < 0 || o.lat < best.lat {
+			best = option{cand: o.cand, copies: o.copies, lat: o.lat}
 		}
 	}
 	return best

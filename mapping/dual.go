@@ -140,23 +140,29 @@ func dualJobs(layers []DualLayer, h *hw.Hardware, schemes []Scheme) (sp, ep Pool
 	return sp, ep, sj, ej, nil
 }
 
-// dualCache remembers the last MapDual result. `pimc compile` maps every
-// variant's layers twice, once to emit the program (backend.Emit) and
-// once to cost it (cost.Evaluate), and the edp search is a sizeable part
-// of a compile (most of a ResNet-20's). The two describe a layer slightly
-// differently (e.g. a dual layer's SRAM weight width given or left
-// native), so the key is what the search reads: each layer's name and its
-// two jobs as newJob normalised them, the hardware, schemes and
-// objective. A hit returns a deep copy: callers own what they get.
+// dualCache remembers the last MapDual results. `pimc compile` maps the
+// chosen variant's layers twice, once to emit the program (backend.Emit)
+// and once to cost it (cost.Evaluate), and the edp search is a sizeable
+// part of a compile. The two describe a layer slightly differently (e.g.
+// a dual layer's SRAM weight width given or left native), so the key is
+// what the search reads: each layer's name and its two jobs as newJob
+// normalised them, the hardware, schemes and objective. A hit returns a
+// deep copy: callers own what they get.
+//
+// The baselines are costed while the chosen variant is emitted, so the
+// memo holds a few entries, enough for a compile's four calls. The
+// hardware is matched by identity as well as by content: a compile hands
+// one *hw.Hardware to all its variants, and a compile repeated in one
+// process (a benchmark) loads its own, so it starts cold. (An entry holds
+// its pointer, so the address is not reused while it is there.)
 var dualCache = &dualMemo{}
 
-// One entry is enough for compile's Emit-then-Evaluate of one variant;
-// and a compile repeated in one process (a benchmark) starts cold.
-const dualCacheSize = 1
+const dualCacheSize = 4
 
 type dualKey struct {
-	jobs    []jobKey // SRAM and eDRAM job of each layer
-	hw      []byte   // the hardware's JSON (all its fields)
+	jobs    []jobKey     // SRAM and eDRAM job of each layer
+	hwp     *hw.Hardware // the description handed to MapDual
+	hw      []byte       // its JSON (all its fields)
 	schemes []Scheme
 	obj     Objective
 }
@@ -176,7 +182,7 @@ func newDualKey(sj, ej []*job, h *hw.Hardware, schemes []Scheme, obj Objective) 
 	if err != nil {
 		return dualKey{}, false
 	}
-	k := dualKey{jobs: make([]jobKey, 0, 2*len(sj)), hw: b, schemes: slices.Clone(schemes), obj: obj}
+	k := dualKey{jobs: make([]jobKey, 0, 2*len(sj)), hwp: h, hw: b, schemes: slices.Clone(schemes), obj: obj}
 	for i := range sj {
 		for _, j := range []*job{sj[i], ej[i]} {
 			k.jobs = append(k.jobs, jobKey{j.name, j.oc, j.layer, j.arr, j.cpv, j.inCycles, j.xBits})
@@ -186,7 +192,7 @@ func newDualKey(sj, ej []*job, h *hw.Hardware, schemes []Scheme, obj Objective) 
 }
 
 func (k *dualKey) equal(o *dualKey) bool {
-	return k.obj == o.obj && slices.Equal(k.jobs, o.jobs) && bytes.Equal(k.hw, o.hw) && slices.Equal(k.schemes, o.schemes)
+	return k.obj == o.obj && k.hwp == o.hwp && slices.Equal(k.jobs, o.jobs) && bytes.Equal(k.hw, o.hw) && slices.Equal(k.schemes, o.schemes)
 }
 
 type dualMemo struct {
@@ -237,31 +243,86 @@ func (r *DualResult) clone() *DualResult {
 // refreshes over the dual latency), and the best pair under the objective
 // wins. Pairs are tried SRAM plan major, in list order; ties keep the
 // first.
+//
+// Each plan is realised once; a pair is first costed by pairCost, which
+// computes the energy and latency dualResult would report without
+// building the result, and only the best pair is assembled.
 func mapDualFor(layers []DualLayer, h *hw.Hardware, sp, ep Pool, sj, ej []*job, schemes []Scheme, obj Objective) *DualResult {
 	sl, el := basePlans(sj, sp, schemes), basePlans(ej, ep, schemes)
-	eval := func(sc, ec candPlan) *DualResult {
-		return dualResult(layers, h, sp, ep, realise(sc.jobs, sp, sc.pl), realise(ec.jobs, ep, ec.pl))
+	var sa, ea []*Allocation // realised plans, in list order
+	realiseAll := func() {
+		for len(sa) < len(sl) {
+			c := sl[len(sa)]
+			sa = append(sa, realise(c.jobs, sp, c.pl))
+		}
+		for len(ea) < len(el) {
+			c := el[len(ea)]
+			ea = append(ea, realise(c.jobs, ep, c.pl))
+		}
 	}
+	realiseAll()
 	if obj == ObjectiveEDP {
 		var ratios []float64
-		for _, sc := range sl {
-			for _, ec := range el {
-				d := eval(sc, ec)
-				ratios = append(ratios, d.EnergyFJ/float64(max(d.LatencyClk, 1)))
+		for i := range sl {
+			for k := range el {
+				en, lat := pairCost(sa[i], ea[k], sp, ep)
+				ratios = append(ratios, en/float64(max(lat, 1)))
 			}
 		}
 		sl, el = lambdaPlans(sl, sj, sp, ratios), lambdaPlans(el, ej, ep, ratios)
+		realiseAll()
 	}
-	var best *DualResult
-	for _, sc := range sl {
-		for _, ec := range el {
-			d := eval(sc, ec)
-			if best == nil || better(obj, d.EnergyFJ, d.LatencyClk, best.EnergyFJ, best.LatencyClk) {
-				best = d
+	bi, bk := -1, -1
+	var bestEn float64
+	var bestLat int64
+	for i := range sl {
+		for k := range el {
+			en, lat := pairCost(sa[i], ea[k], sp, ep)
+			if bi < 0 || better(obj, en, lat, bestEn, bestLat) {
+				bi, bk, bestEn, bestLat = i, k, en, lat
 			}
 		}
 	}
-	return best
+	// pairCost left the realised plans as realise made them, and they
+	// are not needed after this.
+	return dualResult(layers, h, sp, ep, sa[bi], ea[bk])
+}
+
+// pairCost is the EnergyFJ and LatencyClk of dualResult(layers, h, sp,
+// ep, sa, ea), computed as dualResult computes them (shareBus's wait,
+// the per-layer maximum, applyRefresh over the dual latency, the sums in
+// the same order) but without modifying sa or ea.
+func pairCost(sa, ea *Allocation, sp, ep Pool) (energyFJ float64, latencyClk int64) {
+	for i := range ea.Layers {
+		s, e := &sa.Layers[i], &ea.Layers[i]
+		el := e.LatencyClk
+		if s.Mode == ModeStreamed && e.Mode == ModeStreamed && s.busEnd > 0 {
+			alone := max(e.firstArr, e.firstBus)
+			shared := max(e.firstArr, satAdd(s.busEnd, e.firstBus))
+			if d := shared - alone; d > 0 {
+				el = satAdd(el, d)
+			}
+		}
+		latencyClk = satAdd(latencyClk, max(s.LatencyClk, el))
+	}
+	return refreshedEnergy(sa, sp, latencyClk) + refreshedEnergy(ea, ep, latencyClk), latencyClk
+}
+
+// refreshedEnergy is a.EnergyFJ after a.applyRefresh(p, d), without
+// modifying a.
+func refreshedEnergy(a *Allocation, p Pool, d int64) float64 {
+	var sum float64
+	for i := range a.Layers {
+		r := &a.Layers[i]
+		en := r.EnergyFJ
+		if r.Mode != ModeIdle {
+			refreshes := satAdd(r.streamRefreshes, refreshRows(p, r.RefreshRows, d))
+			refreshFJ := float64(refreshes) * p.RefreshEnergyPerRowFJ
+			en = r.computeFJ + r.ReloadEnergyFJ + refreshFJ
+		}
+		sum += en
+	}
+	return sum
 }
 
 // dualResult assembles MapDual's result from the two pools' allocations:

@@ -1,10 +1,10 @@
 package mapping
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 )
 
 // Objective is what an allocation minimises (docs/mapping.md, "Objectives").
@@ -78,39 +78,104 @@ func (j *job) computeEnergy(p Pool, m Mapping) float64 {
 }
 
 // keyFn is the scalar a keyed plan minimises, from an option's energy
-// (fJ) and latency (clk); ties go to the lower latency.
-type keyFn func(en, lat int64) float64
-
-func energyKey(en, _ int64) float64 { return float64(en) }
-
-func lambdaKey(lambda float64) keyFn {
-	return func(en, lat int64) float64 { return float64(en) + lambda*float64(lat) }
+// (fJ) and latency (clk); ties go to the lower latency. It is energy
+// alone (energyKey) or energy + λ·latency (lambdaKey).
+type keyFn struct {
+	lambda  float64
+	withLat bool
 }
+
+func (k keyFn) of(en, lat int64) float64 {
+	if !k.withLat {
+		return float64(en)
+	}
+	return float64(en) + k.lambda*float64(lat)
+}
+
+var energyKey = keyFn{}
+
+func lambdaKey(lambda float64) keyFn { return keyFn{lambda: lambda, withLat: true} }
 
 // keyedOptions are a job's options priced for a keyed search. A resident
 // option's energy is its compute energy plus the refreshes of ONE copy
 // over dEst cycles: extra copies are the arrays the energy objective
 // spends on latency, and their refreshes are counted when the plans are
 // compared (see chooseBest). A streamed option adds its reload energy
-// (array writes and DMA) and the refreshes of its rounds.
-func keyedOptions(j *job, p Pool, s, budget, dEst int64, key keyFn, units []int64) []option {
-	raw := j.keyedRaw(p, s, budget, dEst, units)
-	os := make([]option, len(raw.res), len(raw.res)+1)
-	for i, o := range raw.res {
-		o.v = key(o.en, o.lat)
-		os[i] = o
-	}
+// (array writes and DMA) and the refreshes of its rounds. They are
+// appended to dst, Pareto-pruned: sorted by cost, only those that
+// strictly improve (v, latency) lexicographically, as the solvers want.
+func keyedOptions(j *job, p Pool, si int, s, budget, dEst int64, key keyFn, units []int64, dst []option) []option {
+	raw := j.keyedRaw(p, si, s, budget, dEst, units)
+	best := option{lat: -1}
 	if s > 0 {
-		best := option{lat: -1}
 		for _, o := range raw.str {
-			o.v = key(o.en, o.lat)
+			o.v = key.of(o.en, o.lat)
 			if best.lat < 0 || o.v < best.v || (o.v == best.v && o.lat < best.lat) {
 				best = o
 			}
 		}
-		os = append(os, best)
 	}
-	return paretoKey(os)
+	// The options are the resident ones and then the streamed one; the
+	// pruning is that of a stable sort by (cost, v, lat) followed by a
+	// walk keeping each option that strictly improves (v, lat) on the
+	// last kept. Of the options of one cost only the first least one can
+	// be kept, so it is enough to walk raw.res, stably sorted by cost
+	// once for all keys, taking each cost's first least option (the
+	// streamed one last among those of its cost).
+	start := len(dst)
+	var g option // the least option of the cost being walked
+	inGroup, streamed := false, !(s > 0)
+	for i := 0; i <= len(raw.res); i++ {
+		var o option
+		end := i == len(raw.res)
+		if !end {
+			o = raw.res[i]
+			o.v = key.of(o.en, o.lat)
+		}
+		if !streamed && (end || o.cost > best.cost) {
+			// The streamed option comes after every option of its cost.
+			switch {
+			case inGroup && g.cost == best.cost:
+				if lessVL(best, g) {
+					g = best
+				}
+			case inGroup:
+				dst = keepPareto(dst, start, g)
+				g = best
+			default:
+				g, inGroup = best, true
+			}
+			streamed = true
+		}
+		if end {
+			break
+		}
+		switch {
+		case !inGroup:
+			g, inGroup = o, true
+		case o.cost != g.cost:
+			dst = keepPareto(dst, start, g)
+			g = o
+		case lessVL(o, g):
+			g = o
+		}
+	}
+	if inGroup {
+		dst = keepPareto(dst, start, g)
+	}
+	return dst
+}
+
+// lessVL orders options by (v, lat).
+func lessVL(a, b option) bool { return a.v < b.v || (a.v == b.v && a.lat < b.lat) }
+
+// keepPareto appends o to the options dst[start:] if it strictly improves
+// (v, lat) on the last of them.
+func keepPareto(dst []option, start int, o option) []option {
+	if len(dst) == start || lessVL(o, dst[len(dst)-1]) {
+		return append(dst, o)
+	}
+	return dst
 }
 
 // keyedRawOpts are a job's options for one (region size, budget, dEst,
@@ -119,21 +184,48 @@ func keyedOptions(j *job, p Pool, s, budget, dEst int64, key keyFn, units []int6
 // not depend on the key, and the edp search asks for the same ones under
 // each λ of its grid (lambdaPlans), so jobs memoise them.
 type keyedRawOpts struct {
-	units    []int64
-	res, str []option
+	s, budget int64
+	units     []int64
+	res, str  []option
 }
 
-type kmKey struct {
-	s, budget, dEst int64
-	packed          bool
+// kmSlots are a job's keyedRawOpts for one dEst, at slot 2·si + packed
+// for the si-th region size of the search (a hint: an entry is used only
+// if its size, budget and units are the ones asked for).
+type kmSlots struct {
+	dEst  int64
+	slots []*keyedRawOpts
 }
 
-func (j *job) keyedRaw(p Pool, s, budget, dEst int64, units []int64) *keyedRawOpts {
-	k := kmKey{s, budget, dEst, units != nil}
-	if r := j.km[k]; r != nil && slices.Equal(r.units, units) {
-		return r
+func (j *job) keyedRaw(p Pool, si int, s, budget, dEst int64, units []int64) *keyedRawOpts {
+	slot := 2 * si
+	if units != nil {
+		slot++
 	}
-	r := &keyedRawOpts{units: units}
+	var m *kmSlots
+	for i := range j.km {
+		if j.km[i].dEst == dEst {
+			m = &j.km[i]
+			break
+		}
+	}
+	if m == nil {
+		j.km = append(j.km, kmSlots{dEst: dEst})
+		m = &j.km[len(j.km)-1]
+	}
+	if slot < len(m.slots) {
+		if r := m.slots[slot]; r != nil && r.s == s && r.budget == budget && (r.units != nil) == (units != nil) && slices.Equal(r.units, units) {
+			return r
+		}
+	}
+	r := &keyedRawOpts{s: s, budget: budget, units: units}
+	count := 0
+	for _, m := range j.cands {
+		if m.Tiles <= budget {
+			copiesFor(m.Windows, budget/m.Tiles, func(_, _ int64) { count++ })
+		}
+	}
+	r.res = make([]option, 0, count)
 	for c, m := range j.cands {
 		ce := j.computeEnergy(p, m)
 		if m.Tiles <= budget {
@@ -148,60 +240,66 @@ func (j *job) keyedRaw(p Pool, s, budget, dEst int64, units []int64) *keyedRawOp
 		}
 	}
 	if s > 0 {
-		for c, m := range j.cands {
-			ce := j.computeEnergy(p, m)
-			try := func(k, _ int64) {
-				st := evalStream(j, p, m, s, k)
-				en := roundFJ(ce + p.writeEnergy(st.rows) + float64(st.refreshes)*p.RefreshEnergyPerRowFJ)
-				r.str = append(r.str, option{cand: c, copies: k, lat: st.lat(j.cpv), en: en})
-			}
-			if m.Tiles <= s {
-				copiesFor(m.Windows, s/m.Tiles, try)
-			} else {
-				try(1, 0)
-			}
-		}
+		r.str = j.streamedRaw(p, s)
 	}
-	if j.km == nil {
-		j.km = map[kmKey]*keyedRawOpts{}
+	// Stably by cost: keyedOptions walks them cost by cost.
+	slices.SortStableFunc(r.res, func(x, y option) int { return cmp.Compare(x.cost, y.cost) })
+	if slot >= len(m.slots) {
+		m.slots = append(m.slots, make([]*keyedRawOpts, slot+1-len(m.slots))...)
 	}
-	j.km[k] = r
+	m.slots[slot] = r
 	return r
 }
 
-// paretoKey sorts options by cost and keeps those that strictly improve
-// (v, latency) lexicographically.
-func paretoKey(opts []option) []option {
-	sort.SliceStable(opts, func(a, b int) bool {
-		x, y := opts[a], opts[b]
-		if x.cost != y.cost {
-			return x.cost < y.cost
-		}
-		if x.v != y.v {
-			return x.v < y.v
-		}
-		return x.lat < y.lat
-	})
-	out := opts[:0]
-	for _, o := range opts {
-		if len(out) == 0 {
-			out = append(out, o)
-			continue
-		}
-		l := out[len(out)-1]
-		if o.v < l.v || (o.v == l.v && o.lat < l.lat) {
-			out = append(out, o)
+// streamedRaw is keyedRaw's streamed options in an s-array region,
+// memoised per s (they depend on neither the budget, dEst nor the
+// units), less those that cannot be chosen: keyedOptions keeps the first
+// option of least (v, lat) under a key that grows with both energy and
+// latency, so an option no better in either than an earlier one is never
+// chosen (its (v, lat) is not below that earlier one's, which is not
+// below the option kept by the time it is reached).
+func (j *job) streamedRaw(p Pool, s int64) []option {
+	for _, e := range j.strs {
+		if e.s == s {
+			return e.opts
 		}
 	}
+	var out []option
+	for c, m := range j.cands {
+		ce := j.computeEnergy(p, m)
+		try := func(k, _ int64) {
+			st := evalStream(j, p, m, s, k)
+			en := roundFJ(ce + p.writeEnergy(st.rows) + float64(st.refreshes)*p.RefreshEnergyPerRowFJ)
+			o := option{cand: c, copies: k, lat: st.lat(j.cpv), en: en}
+			for _, e := range out {
+				if e.en <= o.en && e.lat <= o.lat {
+					return
+				}
+			}
+			out = append(out, o)
+		}
+		if m.Tiles <= s {
+			copiesFor(m.Windows, s/m.Tiles, try)
+		} else {
+			try(1, 0)
+		}
+	}
+	j.strs = append(j.strs, strSlot{s, out})
 	return out
+}
+
+// strSlot is one region size's streamedRaw.
+type strSlot struct {
+	s    int64
+	opts []option
 }
 
 // searchKey is search for a keyed objective: for each streaming-region
 // size, the options minimising Σv (then Σlatency) within the resident
 // budget; the best size wins, ties keeping the smaller region.
 func searchKey(jobs []*job, p Pool, key keyFn, dEst int64) plan {
-	mk := func(j *job, s, budget int64, units []int64) []option {
-		return keyedOptions(j, p, s, budget, dEst, key, units)
+	mk := func(j *job, si int, s, budget int64, units []int64, dst []option) []option {
+		return keyedOptions(j, p, si, s, budget, dEst, key, units, dst)
 	}
 	return searchSizes(jobs, p, keyedSizes(int64(p.Arrays)), mk, solveKeyFor)
 }
@@ -229,7 +327,9 @@ func keyedSizes(n int64) []int64 {
 // options; the DP's table for the largest budget holds the answer for
 // every smaller one (best[c] only reads smaller c of the previous layer),
 // so it is filled once and each budget is only a walk back through it.
-func solveKeyFor(opts [][]option, maxBudget int64) func(int64) ([]int, float64, int64, string, bool) {
+// The table for maxBudget is built in sc's buffers (nil: its own), so it
+// lasts until sc's next use.
+func solveKeyFor(opts [][]option, maxBudget int64, sc *dpScratch) func(int64) ([]int, float64, int64, string, bool) {
 	var minCost, work int64
 	for _, o := range opts {
 		if len(o) == 0 {
@@ -251,11 +351,11 @@ func solveKeyFor(opts [][]option, maxBudget int64) func(int64) ([]int, float64, 
 		switch {
 		case budget <= maxBudget && useDP(maxBudget):
 			if t == nil {
-				t = newDPKeyTable(opts, maxBudget)
+				t = newDPKeyTable(opts, maxBudget, sc)
 			}
 			choice = t.choice(budget)
 		case useDP(budget):
-			choice = newDPKeyTable(opts, budget).choice(budget)
+			choice = newDPKeyTable(opts, budget, nil).choice(budget)
 		default:
 			choice, solver = solveGreedyKey(opts, budget), solverGreedy
 		}
@@ -276,47 +376,76 @@ type dpKeyTable struct {
 	pick [][]int32
 }
 
-func newDPKeyTable(opts [][]option, budget int64) *dpKeyTable {
+func newDPKeyTable(opts [][]option, budget int64, sc *dpScratch) *dpKeyTable {
 	n := int(budget) + 1
-	// Structure of arrays, filled option by option: for each c the
-	// options are still tried in order with the same strict comparison
-	// (ties keep the cheaper), as a loop over options inside a loop over
-	// c would.
-	prevV, curV := make([]float64, n), make([]float64, n)
-	prevL, curL := make([]int64, n), make([]int64, n)
-	prevOK, curOK := make([]bool, n), make([]bool, n)
-	for c := range prevOK {
-		prevOK[c] = true // zero layers: (0, 0) at any budget
+	if sc == nil {
+		sc = &dpScratch{}
 	}
-	t := &dpKeyTable{opts: opts, pick: make([][]int32, len(opts))}
+	// Filled option by option: for each c the options are still tried in
+	// order with the same strict comparison (ties keep the cheaper), as a
+	// loop over options inside a loop over c would. The budgets a layer
+	// can reach are a suffix [lo, n) (more arrays never hurt), so where
+	// the loop over options would find no choice yet, the option is
+	// taken without comparing.
+	prev, cur := grow(&sc.c0, n), grow(&sc.c1, n)
+	clear(prev) // zero layers: (0, 0) at any budget
+	prevLo := 0
+	t := &dpKeyTable{opts: opts, pick: sc.picks(len(opts), n)}
 	for i, os := range opts {
-		pick := make([]int32, n)
-		for c := range n {
-			curOK[c], pick[c] = false, -1
+		pick := t.pick[i]
+		for c := range pick {
+			pick[c] = -1
 		}
+		curLo := n // cur[c] holds a choice iff c >= curLo
 		for k, o := range os {
-			if o.cost >= int64(n) {
-				break
-			}
-			cost := int(o.cost)
-			pv, pl, pok := prevV[:n-cost], prevL[:n-cost], prevOK[:n-cost]
-			cv, cl, cok, pk := curV[cost:], curL[cost:], curOK[cost:], pick[cost:]
-			for c := range pv {
-				if !pok[c] {
-					continue
+			if o.cost >= int64(n-prevLo) {
+				if o.cost >= int64(n) {
+					break
 				}
-				nv, nl := pv[c]+o.v, satAdd(pl[c], o.lat)
-				if !cok[c] || nv < cv[c] || (nv == cv[c] && nl < cl[c]) {
-					cv[c], cl[c], cok[c], pk[c] = nv, nl, true, int32(k)
+				continue // reaches no budget
+			}
+			lo := prevLo + int(o.cost) // first budget the option reaches
+			pv := prev[prevLo : n-int(o.cost)]
+			cv, pk := cur[lo:n][:len(pv)], pick[lo:n][:len(pv)]
+			// Budgets below curLo have no choice yet: take the option.
+			fresh := max(min(curLo, n)-lo, 0)
+			if fresh > len(pv) {
+				fresh = len(pv)
+			}
+			ov, ol, k32 := o.v, o.lat, int32(k)
+			lim := math.MaxInt64 - ol // satAdd(l, ol) saturates when l > lim
+			for c := range pv[:fresh] {
+				nl := pv[c].l + ol
+				if pv[c].l > lim {
+					nl = math.MaxInt64
+				}
+				cv[c] = dpCell{pv[c].v + ov, nl}
+				pk[c] = k32
+			}
+			pv, cv, pk = pv[fresh:], cv[fresh:], pk[fresh:]
+			cv, pk = cv[:len(pv)], pk[:len(pv)]
+			for c, p := range pv {
+				nv, nl := p.v+ov, p.l+ol
+				if p.l > lim {
+					nl = math.MaxInt64
+				}
+				if q := &cv[c]; nv < q.v || (nv == q.v && nl < q.l) {
+					*q = dpCell{nv, nl}
+					pk[c] = k32
 				}
 			}
+			curLo = min(curLo, lo)
 		}
-		t.pick[i] = pick
-		prevV, curV = curV, prevV
-		prevL, curL = curL, prevL
-		prevOK, curOK = curOK, prevOK
+		prev, cur = cur, prev
+		prevLo = curLo
 	}
 	return t
+}
+
+// dpCell is the least (Σv, Σlatency) of a keyed DP at one budget.
+type dpCell struct {
+	v float64
+	l int64
 }
 
 // choice walks the table back from budget c.
@@ -481,23 +610,29 @@ func better(obj Objective, e1 float64, l1 int64, e2 float64, l2 int64) bool {
 // allocateFor is Allocate's energy and edp path: realise the candidate
 // plans, count their refreshes over their own latency and keep the best.
 func allocateFor(jobs []*job, p Pool, schemes []Scheme, obj Objective) *Allocation {
-	eval := func(c candPlan) *Allocation {
-		a := realise(c.jobs, p, c.pl)
-		a.applyRefresh(p, a.LatencyClk)
-		return a
+	var list []candPlan
+	var done []*Allocation // list[i] realised, once
+	eval := func(i int) *Allocation {
+		for len(done) <= i {
+			c := list[len(done)]
+			a := realise(c.jobs, p, c.pl)
+			a.applyRefresh(p, a.LatencyClk)
+			done = append(done, a)
+		}
+		return done[i]
 	}
-	list := basePlans(jobs, p, schemes)
+	list = basePlans(jobs, p, schemes)
 	if obj == ObjectiveEDP {
 		var ratios []float64
-		for _, c := range list {
-			a := eval(c)
+		for i := range list {
+			a := eval(i)
 			ratios = append(ratios, a.EnergyFJ/float64(max(a.LatencyClk, 1)))
 		}
 		list = lambdaPlans(list, jobs, p, ratios)
 	}
 	var best *Allocation
-	for _, c := range list {
-		a := eval(c)
+	for i := range list {
+		a := eval(i)
 		if best == nil || better(obj, a.EnergyFJ, a.LatencyClk, best.EnergyFJ, best.LatencyClk) {
 			best = a
 		}

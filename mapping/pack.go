@@ -56,6 +56,26 @@ func (j *job) tileGeom(m Mapping) (cols, rows []int64) {
 	return cols, rows
 }
 
+// candGeom is tileGeom of candidate c, computed once per job (the
+// searches ask for it at every step). Callers must not modify it.
+func (j *job) candGeom(c int) (cols, rows []int64) {
+	if j.geom == nil {
+		j.geom = make([]tileGeo, len(j.cands))
+	}
+	g := &j.geom[c]
+	if g.cols == nil {
+		g.cols, g.rows = j.tileGeom(j.cands[c])
+	}
+	return g.cols, g.rows
+}
+
+// tileGeo is one candidate's tile geometry (candGeom), and its tile
+// shapes counted (candKeys).
+type tileGeo struct {
+	cols, rows []int64
+	keys       []geoKey
+}
+
 // packItem is one resident image to place.
 type packItem struct {
 	job, copy, tile int
@@ -89,7 +109,7 @@ func pack(jobs []*job, opts []option, C int64) packResult {
 			continue
 		}
 		m := j.cands[opts[i].cand]
-		cols, rows := j.tileGeom(m)
+		cols, rows := j.candGeom(opts[i].cand)
 		exact[i] = rows != nil
 		res.places[i] = make([]Place, opts[i].copies*m.Tiles)
 		for c := range opts[i].copies {
@@ -180,8 +200,8 @@ func packUnit(jobs []*job, C int64) int64 {
 		if !j.active {
 			continue
 		}
-		for _, m := range j.cands {
-			cols, _ := j.tileGeom(m)
+		for c := range j.cands {
+			cols, _ := j.candGeom(c)
 			for _, c := range cols {
 				u = gcd(u, c)
 			}
@@ -202,13 +222,132 @@ func gcd(a, b int64) int64 {
 
 // packedUnits is the knapsack cost of one copy of each candidate of j in
 // units of u columns: its tiles' columns summed.
+// It is computed once per unit (searchSizes asks for it at every λ).
 func (j *job) packedUnits(u int64) []int64 {
+	if j.unitsOf == u && j.units != nil {
+		return j.units
+	}
 	out := make([]int64, len(j.cands))
-	for c, m := range j.cands {
-		cols, _ := j.tileGeom(m)
+	for c := range j.cands {
+		cols, _ := j.candGeom(c)
 		for _, x := range cols {
 			out[c] += ceilDiv(x, u)
 		}
 	}
+	j.unitsOf, j.units = u, out
 	return out
+}
+
+// packScratch holds packFits' buffers, reused across the bisection.
+type packScratch struct {
+	runs []packRun
+	fill []int64
+	held []uint64 // per array, a bit per job: the jobs it holds
+}
+
+// packRun is n images of one job with the same columns and rows.
+type packRun struct {
+	cols, rows int64
+	job        int
+	n          int64
+}
+
+// geoKey is one (columns, rows) of a candidate's tiles and how many of
+// its tiles have it.
+type geoKey struct{ cols, rows, n int64 }
+
+// candKeys is candidate c's tile shapes (candGeom) counted, in first
+// appearance order.
+func (j *job) candKeys(c int) []geoKey {
+	cols, rows := j.candGeom(c)
+	g := &j.geom[c]
+	if g.keys != nil {
+		return g.keys
+	}
+	g.keys = []geoKey{}
+	for t, w := range cols {
+		var r int64
+		if rows != nil {
+			r = rows[t]
+		}
+		k := slices.IndexFunc(g.keys, func(k geoKey) bool { return k.cols == w && k.rows == r })
+		if k < 0 {
+			g.keys = append(g.keys, geoKey{w, r, 0})
+			k = len(g.keys) - 1
+		}
+		g.keys[k].n++
+	}
+	return g.keys
+}
+
+// packFits reports whether pack(jobs, opts, C) uses at most budget
+// arrays, without placing anything: the searches only need the count.
+//
+// The count follows pack's first-fit decreasing exactly. An image as
+// wide as an array never shares one (pack places only narrower images on
+// a used array, and nothing fits beside it), so each takes an array of
+// its own, and the arrays they take do not change which earlier array a
+// narrower image goes to. pack places the narrower images in the order
+// (columns, rows) descending, then job, copy and tile; the images of one
+// job with the same columns and rows are alike for the count, so they
+// are placed as a run. An image of a run cannot go to an array before
+// the one its predecessor went to (those had no room or held the job
+// then, and still do), nor to that one (it holds the job now).
+func packFits(jobs []*job, opts []option, C, budget int64, sc *packScratch) bool {
+	var full int64
+	runs := sc.runs[:0]
+	defer func() { sc.runs = runs }()
+	for i, j := range jobs {
+		if !j.active || !opts[i].resident {
+			continue
+		}
+		k := opts[i].copies
+		for _, g := range j.candKeys(opts[i].cand) {
+			if g.cols >= C {
+				full += k * g.n
+			} else {
+				runs = append(runs, packRun{g.cols, g.rows, i, k * g.n})
+			}
+		}
+		if full > budget {
+			return false
+		}
+	}
+	// (columns, rows, job) is unique among the runs, so the order is total.
+	slices.SortFunc(runs, func(x, y packRun) int {
+		if c := cmp.Compare(y.cols, x.cols); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.rows, x.rows); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.job, y.job)
+	})
+	words := (len(jobs) + 63) / 64
+	fill, held := sc.fill[:0], sc.held[:0]
+	defer func() { sc.fill, sc.held = fill, held }()
+	for _, r := range runs {
+		w, bit := r.job/64, uint64(1)<<(r.job%64)
+		x := 0
+		for range r.n {
+			for ; x < len(fill); x++ {
+				if fill[x]+r.cols <= C && held[x*words+w]&bit == 0 {
+					break
+				}
+			}
+			if x == len(fill) {
+				if full+int64(len(fill)) >= budget {
+					return false // a new array would exceed the budget
+				}
+				fill = append(fill, 0)
+				for range words {
+					held = append(held, 0)
+				}
+			}
+			fill[x] += r.cols
+			held[x*words+w] |= bit
+			x++
+		}
+	}
+	return true
 }

@@ -1,8 +1,9 @@
 package mapping
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
 // option is one way to run a layer: a candidate mapping, resident on
@@ -23,11 +24,12 @@ type option struct {
 // pareto sorts options by cost and keeps those that strictly lower the
 // latency: the only ones an optimal choice can use.
 func pareto(opts []option) []option {
-	sort.SliceStable(opts, func(a, b int) bool {
-		if opts[a].cost != opts[b].cost {
-			return opts[a].cost < opts[b].cost
+	// Stable, as sort.SliceStable was: equal (cost, lat) keep their order.
+	slices.SortStableFunc(opts, func(a, b option) int {
+		if c := cmp.Compare(a.cost, b.cost); c != 0 {
+			return c
 		}
-		return opts[a].lat < opts[b].lat
+		return cmp.Compare(a.lat, b.lat)
 	})
 	out := opts[:0]
 	for _, o := range opts {
@@ -54,13 +56,14 @@ const (
 // summed cost within budget (a multiple-choice knapsack). opts[i] must be
 // Pareto-sorted. It reports false if no choice fits.
 func solve(opts [][]option, budget int64) (choice []int, total int64, solver string, ok bool) {
-	return solveFor(opts, budget)(budget)
+	return solveFor(opts, budget, nil)(budget)
 }
 
 // solveFor returns solve(opts, b) as a function of b ≤ maxBudget: as in
 // solveKeyFor, the DP's table for the largest budget answers every smaller
 // one, so the packed search's bisection fills it once.
-func solveFor(opts [][]option, maxBudget int64) func(int64) ([]int, int64, string, bool) {
+// The table for maxBudget is built in sc's buffers (nil: its own).
+func solveFor(opts [][]option, maxBudget int64, sc *dpScratch) func(int64) ([]int, int64, string, bool) {
 	var minCost, work int64
 	for _, o := range opts {
 		if len(o) == 0 {
@@ -81,12 +84,12 @@ func solveFor(opts [][]option, maxBudget int64) func(int64) ([]int, int64, strin
 		switch {
 		case budget <= maxBudget && useDP(maxBudget):
 			if t == nil {
-				t = newDPTable(opts, maxBudget)
+				t = newDPTable(opts, maxBudget, sc)
 			}
 			choice, total := t.choice(budget)
 			return choice, total, solverDP, true
 		case useDP(budget):
-			choice, total := newDPTable(opts, budget).choice(budget)
+			choice, total := newDPTable(opts, budget, nil).choice(budget)
 			return choice, total, solverDP, true
 		}
 		choice, total := solveGreedy(opts, budget)
@@ -104,16 +107,19 @@ type dpTable struct {
 	best []int64
 }
 
-func newDPTable(opts [][]option, budget int64) *dpTable {
+func newDPTable(opts [][]option, budget int64, sc *dpScratch) *dpTable {
 	const inf = math.MaxInt64
 	n := int(budget) + 1
-	prev := make([]int64, n) // zero layers: latency 0 at any budget
-	cur := make([]int64, n)
-	t := &dpTable{opts: opts, pick: make([][]int32, len(opts))}
+	if sc == nil {
+		sc = &dpScratch{}
+	}
+	prev, cur := grow(&sc.l0, n), grow(&sc.l1, n)
+	clear(prev) // zero layers: latency 0 at any budget
+	t := &dpTable{opts: opts, pick: sc.picks(len(opts), n)}
 	for i, os := range opts {
 		// Option by option, each c still tries the options in order with
 		// the same strict comparison (ties keep the cheaper).
-		pick := make([]int32, n)
+		pick := t.pick[i]
 		for c := range n {
 			cur[c], pick[c] = inf, -1
 		}
@@ -132,11 +138,38 @@ func newDPTable(opts [][]option, budget int64) *dpTable {
 				}
 			}
 		}
-		t.pick[i] = pick
 		prev, cur = cur, prev
 	}
 	t.best = prev
 	return t
+}
+
+// dpScratch holds the buffers of a DP table, reused from one table to
+// the next by a search (the keyed searches build hundreds of small ones).
+type dpScratch struct {
+	c0, c1 []dpCell
+	l0, l1 []int64
+	pick   []int32
+	rows   [][]int32
+}
+
+// grow returns (*b)[:n], reallocating when it is too short; the contents
+// are left as they were.
+func grow[T any](b *[]T, n int) []T {
+	if cap(*b) < n {
+		*b = make([]T, n)
+	}
+	return (*b)[:n]
+}
+
+// picks is layers rows of n picks, in one buffer.
+func (sc *dpScratch) picks(layers, n int) [][]int32 {
+	flat := grow(&sc.pick, layers*n)
+	rows := grow(&sc.rows, layers)
+	for i := range rows {
+		rows[i] = flat[i*n : (i+1)*n : (i+1)*n]
+	}
+	return rows
 }
 
 // choice walks the table back from budget c.
