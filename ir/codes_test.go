@@ -2,6 +2,7 @@ package ir
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -92,6 +93,53 @@ func TestTensorStorage(t *testing.T) {
 	} {
 		if bad.Check() == nil {
 			t.Errorf("Check accepted %+v", bad)
+		}
+	}
+}
+
+// TestVerifyDualCodes: the verifier rejects a weight code outside its
+// path's range (stored either way), naming the node; type inference leaves
+// code contents to it.
+func TestVerifyDualCodes(t *testing.T) {
+	const src = `module "codes" level quantized
+input %x: u8[1,8,4,4]
+const %w4: i8[4,8,3,3] = splat<1>
+const %wt: i8[4,8,3,3] = splat<-1>
+const %rq: i64[8,4] = splat<0>
+const %ch: i64[8] = iota<0,1>
+%y = DualConv(%x, %w4, %wt, %rq, %ch) {kernel_shape=[3,3], out_bits=4, out_signed=0, pads=[1,1,1,1], tb_threshold=3, x_bits=4} : u8[1,8,4,4] @"dual"
+output %y: u8[1,8,4,4]
+`
+	for _, tc := range []struct {
+		name, want string
+		set        func(w4, wt *Tensor)
+	}{
+		{"ok", "", func(w4, wt *Tensor) {}},
+		{"int4 I", "INT4 weight code 8 outside -7..7", func(w4, wt *Tensor) { w4.I[100] = 8 }},
+		{"ternary I", "ternary weight code -2 outside -1..1", func(w4, wt *Tensor) { wt.I[5] = -2 }},
+		{"int4 I8", "INT4 weight code -8 outside -7..7", func(w4, wt *Tensor) {
+			w4.I8, w4.I = w4.Int8s(), nil
+			w4.I8[287] = -8
+		}},
+		{"ternary I8", "ternary weight code 2 outside -1..1", func(w4, wt *Tensor) {
+			wt.I8, wt.I = wt.Int8s(), nil
+			wt.I8[0] = 2
+		}},
+	} {
+		m, err := Parse(tc.name, []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.set(m.Graph.Consts[0].Const, m.Graph.Consts[1].Const)
+		if err := InferTypes(m); err != nil {
+			t.Errorf("%s: InferTypes: %v", tc.name, err)
+		}
+		err = Verify(m)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `"dual"`)):
+			t.Errorf("%s: Verify error %v, want %q naming the node", tc.name, err, tc.want)
 		}
 	}
 }

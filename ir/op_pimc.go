@@ -267,12 +267,6 @@ func dualWeights(n *Node) (int64, error) {
 	if w4.Rank() != wt.Rank() || w4.Rank() < 2 || !slices.Equal(w4.Shape[1:], wt.Shape[1:]) {
 		return 0, fmt.Errorf("INT4 weights %v and ternary weights %v differ beyond dim 0", w4.Shape, wt.Shape)
 	}
-	if v, ok := tensorCodesWithin(w4, 7); !ok {
-		return 0, fmt.Errorf("INT4 weight code %d outside -7..7", v)
-	}
-	if v, ok := tensorCodesWithin(wt, 1); !ok {
-		return 0, fmt.Errorf("ternary weight code %d outside -1..1", v)
-	}
 	c := w4.Shape[0] + wt.Shape[0]
 	ch, err := wantConst(n, 4, Int64, "channel map")
 	if err != nil {
@@ -292,6 +286,27 @@ func dualWeights(n *Node) (int64, error) {
 		return 0, fmt.Errorf("tb_threshold=%d, want >= 1", t)
 	}
 	return c, wantRQ(n, 3, c)
+}
+
+// checkDualCodes checks that every weight code of a DualConv/DualGemm is
+// in its path's range. Verify runs it; type inference, which the lowering
+// runs on every node it creates, does not: the codes are most of a
+// quantized module's bytes and do not change its types.
+func checkDualCodes(n *Node) error {
+	if n.Op != OpDualConv && n.Op != OpDualGemm {
+		return nil
+	}
+	w4, wt := n.In(1), n.In(2)
+	if w4 == nil || wt == nil || w4.Const == nil || wt.Const == nil {
+		return nil // type inference reports it
+	}
+	if v, ok := tensorCodesWithin(w4.Const, 7); !ok {
+		return fmt.Errorf("INT4 weight code %d outside -7..7", v)
+	}
+	if v, ok := tensorCodesWithin(wt.Const, 1); !ok {
+		return fmt.Errorf("ternary weight code %d outside -1..1", v)
+	}
+	return nil
 }
 
 func inferDualConv(n *Node) error {

@@ -124,6 +124,8 @@ func Verify(m *Module) error {
 		}
 		if err != nil {
 			fail("%v", err)
+		} else if err := checkDualCodes(n); err != nil {
+			fail("%s: %v", where, err)
 		}
 		for _, o := range n.Outputs {
 			if o != nil && o.Def != n {
