@@ -220,6 +220,18 @@ func (h *Hist) MSEScale(bits int, signed bool) float32 {
 	type bin struct {
 		l, u, c float64
 		neg     bool
+		z       float64 // binErr(l, u, s, q) for any s with every point rounding to 0
+	}
+	// zeroErr is binErr's four-point sum when every point rounds to code
+	// 0 (then v − r is v exactly): the same operations in the same order,
+	// so the same bits, without a division per point and candidate.
+	zeroErr := func(l, u float64) float64 {
+		e := 0.0
+		for j := 0; j < 4; j++ {
+			v := l + (float64(j)+0.5)/4*(u-l)
+			e += v * v
+		}
+		return e / 4
 	}
 	var bins []bin
 	for b, c := range h.Pos {
@@ -228,7 +240,7 @@ func (h *Hist) MSEScale(bits int, signed bool) float32 {
 		}
 		l, u := binEdges(b)
 		u = math.Min(u, math.Max(l, float64(h.Max)))
-		bins = append(bins, bin{l, u, float64(c), false})
+		bins = append(bins, bin{l, u, float64(c), false, zeroErr(l, u)})
 	}
 	for b, c := range h.Neg {
 		if c == 0 {
@@ -236,20 +248,26 @@ func (h *Hist) MSEScale(bits int, signed bool) float32 {
 		}
 		l, u := binEdges(b)
 		u = math.Min(u, math.Max(l, -float64(h.Min)))
-		bins = append(bins, bin{l, u, float64(c), true})
+		bins = append(bins, bin{l, u, float64(c), true, zeroErr(l, u)})
 	}
 	s := m / float64(qp)
 	for i := 0; i < actScaleSteps; i++ {
 		// Every term is ≥ 0, so once the running sum reaches bestErr this
 		// candidate cannot win: it is abandoned, with the same result.
 		e := 0.0
+		// Below zeroBelow every point of a bin rounds to 0 (v/s < 0.5 with
+		// room for the division's rounding) and no branch of binErr before
+		// its four-point sum applies (u − l < s, u < q·s).
+		zeroBelow := 0.499 * s
 		for _, b := range bins {
 			l, u := b.l, b.u
 			switch {
+			case b.neg && qn == 0:
+				e += b.c * ((l+u)/2*(l+u)/2 + (u-l)*(u-l)/12)
+			case u < zeroBelow:
+				e += b.c * b.z
 			case !b.neg:
 				e += b.c * binErr(l, u, s, qp)
-			case qn == 0:
-				e += b.c * ((l+u)/2*(l+u)/2 + (u-l)*(u-l)/12)
 			default:
 				e += b.c * binErr(l, u, s, qn)
 			}
