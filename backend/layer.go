@@ -32,13 +32,13 @@ type layer struct {
 // path is the part of a layer on one pool.
 type path struct {
 	pool   isa.Engine
-	chans  []int64   // output channel of each path row
+	chans  []int64  // output channel of each path row
 	w      [][]int8 // IR weights of each path row ([cg][kh][kw]; not copied)
-	perm   []int     // IR index of each canonical (ky, kx, c) row; nil: the same
-	group  []int     // group of each path row
-	planes int       // bit planes per weight (SRAM: w_bits; eDRAM: 2)
-	rt     int       // rows per row tile
-	ceff   int       // channels per column tile
+	perm   []int    // IR index of each canonical (ky, kx, c) row; nil: the same
+	group  []int    // group of each path row
+	planes int      // bit planes per weight (SRAM: w_bits; eDRAM: 2)
+	rt     int      // rows per row tile
+	ceff   int      // channels per column tile
 	tiles  []tile
 	// placement
 	resident bool

@@ -191,6 +191,39 @@ func binErr(lo, hi, s float64, q int) float64 {
 	return e / 4
 }
 
+// binErrRecip is binErr with v/s formed as v·inv (inv = 1/s) wherever
+// that provably rounds alike: v·inv and the quotient differ by a few
+// units in the last place (~1e-15 relative; |v/s| stays below ~2^16 here),
+// so when v·inv is more than 1e-7 from a half-integer both round to the
+// same code; nearer (or infinite), it divides as binErr does. The sums are
+// binErr's, term for term, so the result has the same bits.
+func binErrRecip(lo, hi, s, inv float64, q int) float64 {
+	lim := float64(q) * s
+	if lo >= lim {
+		d := (lo+hi)/2 - lim
+		return d*d + (hi-lo)*(hi-lo)/12
+	}
+	if hi-lo >= s && hi <= lim {
+		return s * s / 12
+	}
+	qf := float64(q)
+	e := 0.0
+	for j := 0; j < 4; j++ {
+		v := lo + (float64(j)+0.5)/4*(hi-lo)
+		x := v * inv
+		t := math.Round(x)
+		if d := x - t; !(d < 0.4999999 && d > -0.4999999) {
+			t = math.Round(v / s)
+		}
+		if t > qf { // t is not NaN: v is finite, s > 0
+			t = qf
+		}
+		r := t * s
+		e += (v - r) * (v - r)
+	}
+	return e / 4
+}
+
 // actScaleSteps and actScaleRatio define the activation-scale search grid:
 // s_i = maxAbs/qpos · 0.98^i, i = 0..149 (down to about 5% of the range).
 const (
@@ -259,6 +292,7 @@ func (h *Hist) MSEScale(bits int, signed bool) float32 {
 		// room for the division's rounding) and no branch of binErr before
 		// its four-point sum applies (u − l < s, u < q·s).
 		zeroBelow := 0.499 * s
+		inv := 1 / s
 		for _, b := range bins {
 			l, u := b.l, b.u
 			switch {
@@ -267,9 +301,9 @@ func (h *Hist) MSEScale(bits int, signed bool) float32 {
 			case u < zeroBelow:
 				e += b.c * b.z
 			case !b.neg:
-				e += b.c * binErr(l, u, s, qp)
+				e += b.c * binErrRecip(l, u, s, inv, qp)
 			default:
-				e += b.c * binErr(l, u, s, qn)
+				e += b.c * binErrRecip(l, u, s, inv, qn)
 			}
 			if e >= bestErr {
 				break

@@ -417,26 +417,26 @@ func (l *lowering) qp(v *ir.Value) *qparams { return l.params[l.find(v)] }
 
 // layerPlan is everything the quantizer decides for one conv/FC layer.
 type layerPlan struct {
-	n        *ir.Node
-	split    *LayerSplit
-	conv     bool
-	c, k     int
-	w        []float32 // [c][k]
-	bias     []float64
-	in       qparams // the input codes the layer reads (after any rescale)
-	rescale  bool    // input needs a QRescale to 4 bits
-	out      *qparams
-	res      *qparams
-	w8       [][]int8 // int8 layers: codes per channel
-	w4       [][]int8 // INT4 channels (split.INT4 order)
-	wt       [][]int8 // ternary channels (split.TB order)
+	n       *ir.Node
+	split   *LayerSplit
+	conv    bool
+	c, k    int
+	w       []float32 // [c][k]
+	bias    []float64
+	in      qparams // the input codes the layer reads (after any rescale)
+	rescale bool    // input needs a QRescale to 4 bits
+	out     *qparams
+	res     *qparams
+	w8      [][]int8 // int8 layers: codes per channel
+	w4      [][]int8 // INT4 channels (split.INT4 order)
+	wt      [][]int8 // ternary channels (split.TB order)
 	// The memo's [c][k] arrays when w8, w4 or wt is every channel in
 	// order: the weight tensor then shares them instead of a copy.
 	w8All, w4All, wtAll []int8
-	accScale []float64
-	tau      int
-	beta     float64
-	alpha    []float64
+	accScale            []float64
+	tau                 int
+	beta                float64
+	alpha               []float64
 	// Sequential bias correction: the float pre-activation's mean per
 	// channel over the fit samples, and the emitted node and bounds.
 	floatSum []float64
