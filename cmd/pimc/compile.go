@@ -187,17 +187,19 @@ func (c *compiler) run(floatOnly, noBaselines, jsonOut bool) error {
 	return cost.WriteTable(c.stdout, rep, file.Comparison)
 }
 
-// phases returns a function that, under -time, logs the wall time since
-// its previous call (or since phases) under the given name.
+// phases returns a function that, under -time, logs the wall time and the
+// process's CPU time since its previous call (or since phases) under the
+// given name; CPU above wall means the phase ran on several cores (phases
+// overlap with the baselines, which are compiled concurrently).
 func (c *compiler) phases() func(name string) {
 	if !c.o.Time || c.o.Log == nil {
 		return func(string) {}
 	}
-	t := time.Now()
+	t, cpu := time.Now(), processCPU()
 	return func(name string) {
-		now := time.Now()
-		c.o.Log("%-20s %8.3f ms (phase)", name, float64(now.Sub(t).Microseconds())/1000)
-		t = now
+		now, ncpu := time.Now(), processCPU()
+		c.o.Log("%-20s %8.3f ms (phase, %.3f ms CPU)", name, float64(now.Sub(t).Microseconds())/1000, float64((ncpu-cpu).Microseconds())/1000)
+		t, cpu = now, ncpu
 	}
 }
 
