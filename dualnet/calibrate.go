@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"pimc/interp"
 	"pimc/ir"
@@ -561,10 +562,29 @@ func analyticCalibration(m *ir.Module, bn map[string]BNStat, o CalibOptions) *Ca
 		dists[out] = d
 	}
 	c := &Calibration{Source: "bn", Method: o.Method, Percentile: o.Percentile, Hists: map[string]*Hist{}}
+	var vs []*ir.Value
 	for _, v := range floatValues(m) {
-		if d := dists[v]; d != nil {
-			c.Hists[v.Name] = d.hist()
+		if dists[v] != nil {
+			vs = append(vs, v)
 		}
+	}
+	// Each histogram is independent (a few hundred thousand weighted
+	// points on a large net): built on every core.
+	hs := make([]*Hist, len(vs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(vs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(vs); i = int(next.Add(1) - 1) {
+				hs[i] = dists[vs[i]].hist()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, v := range vs {
+		c.Hists[v.Name] = hs[i]
 	}
 	return c
 }
