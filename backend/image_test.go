@@ -37,34 +37,36 @@ func TestImagePacking(t *testing.T) {
 		}
 		for _, perm := range [][]int{nil, r.Perm(K)} {
 			p.perm = perm
-			t0 := tile{r0: 5, rows: 29, rowsIdx: []int{0, 2, 3, 4, 5, 6, 7, 8, 9, 10}}
-			got := p.image(&t0)
-			want := isa.Image{Pool: pool, Planes: uint8(planes), Rows: uint32(t0.rows), R0: uint32(t0.r0), Chans: got.Chans}
-			want.Bits = make([]byte, t0.rows*want.RowBytes())
-			for j, row := range t0.rowsIdx {
-				for k := range t0.rows {
-					i := t0.r0 + k
-					if perm != nil {
-						i = perm[i]
-					}
-					v := p.w[row][i]
-					if pool == isa.EDRAM {
-						if v == 1 {
-							want.SetBit(k, j, 0)
-						} else if v == -1 {
-							want.SetBit(k, j, 1)
+			for _, idx := range [][]int{{0, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {1, 4, 6, 8, 9, 10, 0}, {3}, {5, 2, 7, 1, 0}} {
+				t0 := tile{r0: 5, rows: 29, rowsIdx: idx}
+				got := p.image(&t0)
+				want := isa.Image{Pool: pool, Planes: uint8(planes), Rows: uint32(t0.rows), R0: uint32(t0.r0), Chans: got.Chans}
+				want.Bits = make([]byte, t0.rows*want.RowBytes())
+				for j, row := range t0.rowsIdx {
+					for k := range t0.rows {
+						i := t0.r0 + k
+						if perm != nil {
+							i = perm[i]
 						}
-						continue
-					}
-					for q := range planes {
-						if v>>q&1 != 0 {
-							want.SetBit(k, j, q)
+						v := p.w[row][i]
+						if pool == isa.EDRAM {
+							if v == 1 {
+								want.SetBit(k, j, 0)
+							} else if v == -1 {
+								want.SetBit(k, j, 1)
+							}
+							continue
+						}
+						for q := range planes {
+							if v>>q&1 != 0 {
+								want.SetBit(k, j, q)
+							}
 						}
 					}
 				}
-			}
-			if !bytes.Equal(got.Bits, want.Bits) {
-				t.Errorf("%s %d planes (perm %v): bits differ", pool, planes, perm != nil)
+				if !bytes.Equal(got.Bits, want.Bits) {
+					t.Errorf("%s %d planes (perm %v, %d channels): bits differ", pool, planes, perm != nil, len(idx))
+				}
 			}
 		}
 	}

@@ -389,15 +389,23 @@ func (p *path) image(t *tile) isa.Image {
 		row := im.Bits[k*rb : (k+1)*rb]
 		switch {
 		case p.pool == isa.EDRAM:
-			// Ternary: + cell is plane 0, − cell plane 1.
-			for j, w := range ws {
-				if v := int(w[i]) + 1; uint(v) < 3 {
-					row[j>>2] |= ternCode[v] << (j & 3 * 2)
-				}
+			// Ternary: + cell is plane 0, − cell plane 1; four weights
+			// per byte, each byte formed whole.
+			j := 0
+			for ; j+4 <= len(ws); j += 4 {
+				row[j>>2] = tern8[uint8(ws[j][i])] | tern8[uint8(ws[j+1][i])]<<2 |
+					tern8[uint8(ws[j+2][i])]<<4 | tern8[uint8(ws[j+3][i])]<<6
 			}
-		case p.planes == 4: // two's complement, LSB first
-			for j, w := range ws {
-				row[j>>1] |= byte(w[i]&15) << (j & 1 * 4)
+			for ; j < len(ws); j++ {
+				row[j>>2] |= tern8[uint8(ws[j][i])] << (j & 3 * 2)
+			}
+		case p.planes == 4: // two's complement, LSB first, two per byte
+			j := 0
+			for ; j+2 <= len(ws); j += 2 {
+				row[j>>1] = byte(ws[j][i]&15) | byte(ws[j+1][i]&15)<<4
+			}
+			if j < len(ws) {
+				row[j>>1] = byte(ws[j][i] & 15)
 			}
 		case p.planes == 8:
 			for j, w := range ws {
@@ -419,6 +427,15 @@ func (p *path) image(t *tile) isa.Image {
 
 // ternCode is the eDRAM cell pair of a ternary weight w, indexed by w+1.
 var ternCode = [3]byte{2, 0, 1}
+
+// tern8 is ternCode indexed by the code's byte; codes outside −1..1 leave
+// both cells clear.
+var tern8 = func() (t [256]byte) {
+	for v := -1; v <= 1; v++ {
+		t[uint8(int8(v))] = ternCode[v+1]
+	}
+	return t
+}()
 
 // lowerLayer emits a conv/FC layer: window descriptors, weight images,
 // the pools' programming and MVMs between sync tokens, and the PPU's
