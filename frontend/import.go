@@ -54,7 +54,8 @@ func Import(path string, o Options) (*ir.Module, error) {
 	// be unmapped while tensors may point into it); madvise(MADV_HUGEPAGE)
 	// on the buffer (twice as fast to fill, but stalls of ~100 ms for
 	// compaction in a third of the runs); MADV_POPULATE_WRITE (~10%).
-	data, err := os.ReadFile(path)
+	// Reading parts of the file in parallel does help (readFile).
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("frontend: %w", err)
 	}
