@@ -30,7 +30,7 @@ func addPipeFlags(fs *flag.FlagSet) *pipeFlags {
 	fs.StringVar(&p.stopAfter, "stop-after", "", "Stop the pass pipeline after the named pass")
 	fs.BoolVar(&p.listPasses, "list-passes", false, "List the passes in pipeline order and exit")
 	fs.BoolVar(&p.noVerify, "no-verify", false, "Skip the IR verifier after each pass (faster)")
-	fs.BoolVar(&p.time, "time", false, "Print the time each pass takes")
+	fs.BoolVar(&p.time, "time", false, "Print the time each pass takes (compile: also each phase's wall and CPU time)")
 	fs.BoolVar(&p.verbose, "v", false, "Name each pass as it runs")
 	fs.Var(p.bind, "bind", "Bind symbolic dimensions, e.g. N=4 (default 1)")
 	return p
