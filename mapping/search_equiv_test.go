@@ -1,8 +1,11 @@
 package mapping
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -73,56 +76,53 @@ func jsonOf(t *testing.T, v any) string {
 
 var equivSchemes = [][]Scheme{nil, {Im2col}, {SDK}, {VWSDK}, {VWSDK, Im2col}}
 
-// checkDualSame runs MapDual (its memo emptied) and the frozen reference
-// search (search_ref_test.go) and wants byte-identical JSON.
-func checkDualSame(t *testing.T, name string, ds []DualLayer, h *hw.Hardware, o Options) {
-	t.Helper()
-	want, werr := refMapDual(ds, h, o)
-	dualCache.reset()
-	got, gerr := MapDual(ds, h, o)
-	if (werr != nil) != (gerr != nil) {
-		t.Fatalf("%s: error %v, reference %v", name, gerr, werr)
-	}
-	if werr != nil {
-		return
-	}
-	if g, w := jsonOf(t, got), jsonOf(t, want); g != w {
-		t.Fatalf("%s: MapDual differs from the reference search\n got %.600s\nwant %.600s", name, g, w)
-	}
+// searchGolden holds SHA-256 sums of the allocation search's JSON results
+// over the cases of TestSearchGolden, one per group. They were recorded
+// from the search as it stood at commit b163bf8, before it was made ~4×
+// faster: the faster search was then checked case by case against a
+// frozen copy of that code (byte-identical JSON for every case), and the
+// copy replaced by these sums. A change that alters any plan fails here;
+// if the change is meant, re-record the sums the failure prints and say
+// why in the commit.
+var searchGolden = map[string]string{
+	"dual":     "277939e6d4422228d6586e41070a312663ac8dead055b2568065f07e4f6ec9db",
+	"allocate": "ac46f4e8ffe989228b315acce0022385490a09cf5af573ceb7debde6e8bb53b5",
+	"nets":     "126f886d88b31aafd1860027302c965abdc3a5ad0e46851bdbbe9da7a12df119",
 }
 
-// TestSearchMatchesReference: the allocation search gives exactly the
-// results of the search as it was before it was made faster (frozen in
-// search_ref_test.go), for MapDual and Allocate, every objective, on
-// random layer sets, splits, schemes and chips, and on the ResNets.
-func TestSearchMatchesReference(t *testing.T) {
-	r := rand.New(rand.NewPCG(31, 32))
-	cases := 150
-	if testing.Short() {
-		cases = 40
+// TestSearchGolden runs MapDual (its memo emptied) and Allocate with every
+// objective on random layer sets, splits, schemes and chips, and MapDual on
+// the ResNets `pimc compile` maps on three chips, and compares the results
+// with searchGolden.
+func TestSearchGolden(t *testing.T) {
+	sums := map[string]hash.Hash{"dual": sha256.New(), "allocate": sha256.New(), "nets": sha256.New()}
+	record := func(group, name string, v any, err error) {
+		h := sums[group]
+		fmt.Fprintf(h, "%s\n", name)
+		if err != nil {
+			fmt.Fprintf(h, "error %v\n", err)
+			return
+		}
+		fmt.Fprintf(h, "%s\n", jsonOf(t, v))
 	}
-	for n := range cases {
+	dual := func(group, name string, ds []DualLayer, h *hw.Hardware, o Options) {
+		dualCache.reset()
+		res, err := MapDual(ds, h, o)
+		record(group, name, res, err)
+	}
+	r := rand.New(rand.NewPCG(31, 32))
+	for n := range 150 {
 		ds := randomDual(r)
 		h := randomHW(r)
 		schemes := equivSchemes[r.IntN(len(equivSchemes))]
 		for _, obj := range Objectives {
-			name := fmt.Sprintf("dual case %d (%d/%d arrays %dx%d/%dx%d, schemes %v, %s)", n,
-				h.SRAM.Arrays, h.EDRAM.Arrays, h.SRAM.Rows, h.SRAM.Cols, h.EDRAM.Rows, h.EDRAM.Cols, schemes, obj)
-			checkDualSame(t, name, ds, h, Options{Schemes: schemes, Objective: obj})
+			dual("dual", fmt.Sprintf("case %d %s", n, obj), ds, h, Options{Schemes: schemes, Objective: obj})
 		}
 		ls := randomLayers(r)
 		p, _ := PoolFromHW(h, []PoolKind{PoolSRAM, PoolEDRAM}[r.IntN(2)])
 		for _, obj := range Objectives {
-			o := Options{Schemes: schemes, Objective: obj}
-			name := fmt.Sprintf("allocate case %d (%s, %d arrays %dx%d, schemes %v, %s)", n, p.Name, p.Arrays, p.Array.Rows, p.Array.Cols, schemes, obj)
-			want, werr := refAllocateLayers(ls, p, o)
-			got, gerr := Allocate(ls, p, o)
-			if (werr != nil) != (gerr != nil) {
-				t.Fatalf("%s: error %v, reference %v", name, gerr, werr)
-			}
-			if werr == nil && jsonOf(t, got) != jsonOf(t, want) {
-				t.Fatalf("%s: Allocate differs from the reference search", name)
-			}
+			a, err := Allocate(ls, p, Options{Schemes: schemes, Objective: obj})
+			record("allocate", fmt.Sprintf("case %d %s", n, obj), a, err)
 		}
 	}
 	// The networks `pimc compile` maps (im2col), on the default chip, the
@@ -136,25 +136,25 @@ func TestSearchMatchesReference(t *testing.T) {
 	big := hw.Default()
 	big.SRAM.Arrays, big.EDRAM.Arrays = 128, 64
 	chips = append(chips, big)
-	ratios := []float64{0, 0.5, 1}
-	if testing.Short() {
-		chips, ratios = chips[:1], ratios[1:2]
-	}
 	for _, net := range []struct {
 		name string
 		mk   func(float64) []DualLayer
 	}{{"resnet18", dualResNet18}, {"resnet20", dualResNet20}, {"resnet50", dualResNet50}} {
 		for ci, h := range chips {
-			for _, ratio := range ratios {
+			for _, ratio := range []float64{0, 0.5, 1} {
 				for _, obj := range Objectives {
-					name := fmt.Sprintf("%s r=%g chip %d %s", net.name, ratio, ci, obj)
-					checkDualSame(t, name, net.mk(ratio), h, Options{Schemes: []Scheme{Im2col}, Objective: obj})
+					dual("nets", fmt.Sprintf("%s r=%g chip %d %s", net.name, ratio, ci, obj), net.mk(ratio), h, Options{Schemes: []Scheme{Im2col}, Objective: obj})
 				}
 			}
 		}
 	}
 	// All schemes, as `pimc map` and the tests use them.
 	for _, obj := range Objectives {
-		checkDualSame(t, "resnet18 r=0.5 all schemes "+string(obj), dualResNet18(0.5), hw.Default(), Options{Objective: obj})
+		dual("nets", "resnet18 r=0.5 all schemes "+string(obj), dualResNet18(0.5), hw.Default(), Options{Objective: obj})
+	}
+	for _, g := range []string{"dual", "allocate", "nets"} {
+		if got := hex.EncodeToString(sums[g].Sum(nil)); got != searchGolden[g] {
+			t.Errorf("%s: allocation results changed: sha256 %s, recorded %s", g, got, searchGolden[g])
+		}
 	}
 }
