@@ -2,13 +2,11 @@ package backend
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"pimc/backend/isa"
 	"pimc/hw"
+	"pimc/internal/par"
 	"pimc/ir"
 	"pimc/mapping"
 )
@@ -590,18 +588,7 @@ func (e *emitter) addImages(p *path) {
 	// Images are independent of each other: built on every core (a
 	// ResNet-18 has ~12 M weight codes to pack), appended in tile order.
 	ims := make([]isa.Image, len(p.tiles))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(p.tiles)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(ims); i = int(next.Add(1) - 1) {
-				ims[i] = p.image(&p.tiles[i])
-			}
-		}()
-	}
-	wg.Wait()
+	par.For(len(ims), func(i int) { ims[i] = p.image(&p.tiles[i]) })
 	for i := range p.tiles {
 		e.p.Images = append(e.p.Images, ims[i])
 		p.tiles[i].img = len(e.p.Images) - 1

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 
+	"pimc/internal/par"
 	"pimc/interp"
 	"pimc/ir"
 )
@@ -571,18 +571,7 @@ func analyticCalibration(m *ir.Module, bn map[string]BNStat, o CalibOptions) *Ca
 	// Each histogram is independent (a few hundred thousand weighted
 	// points on a large net): built on every core.
 	hs := make([]*Hist, len(vs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(vs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(vs); i = int(next.Add(1) - 1) {
-				hs[i] = dists[vs[i]].hist()
-			}
-		}()
-	}
-	wg.Wait()
+	par.For(len(vs), func(i int) { hs[i] = dists[vs[i]].hist() })
 	for i, v := range vs {
 		c.Hists[v.Name] = hs[i]
 	}

@@ -3,11 +3,9 @@ package dualnet
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 
+	"pimc/internal/par"
 	"pimc/ir"
 )
 
@@ -392,19 +390,10 @@ func (l *lowering) analyse() error {
 	}
 	// The scale searches are independent (each one group's histogram) and
 	// a few ms each on a large net: run them on every core.
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(search)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(search); i = int(next.Add(1) - 1) {
-				p := search[i]
-				p.scale = l.cal.Scale(p.hist, p.bits, p.signed)
-			}
-		}()
-	}
-	wg.Wait()
+	par.For(len(search), func(i int) {
+		p := search[i]
+		p.scale = l.cal.Scale(p.hist, p.bits, p.signed)
+	})
 	for _, r := range roots {
 		if p := l.params[r]; !(p.scale > 0) || math.IsInf(float64(p.scale), 0) {
 			p.scale = 1

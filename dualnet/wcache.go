@@ -5,7 +5,8 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
-	"sync/atomic"
+
+	"pimc/internal/par"
 )
 
 // weightCache memoises per-channel weight quantization (QuantizeChannel)
@@ -334,21 +335,12 @@ func quantizeChannels(c *Calibration, w []float32, k int, chans []int, q int) ([
 		if len(miss)*k < 1<<14 {
 			workers = 1
 		}
-		var wg sync.WaitGroup
-		var next atomic.Int64
-		for g := 0; g < workers; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := int(next.Add(1) - 1); j < len(miss); j = int(next.Add(1) - 1) {
-					ch := miss[j]
-					cs, s := QuantizeChannel(w[ch*k:(ch+1)*k], q)
-					copy(lq.codes[ch*k:(ch+1)*k], cs)
-					lq.scales[ch] = s
-				}
-			}()
-		}
-		wg.Wait()
+		par.ForWorkers(workers, len(miss), func(j int) {
+			ch := miss[j]
+			cs, s := QuantizeChannel(w[ch*k:(ch+1)*k], q)
+			copy(lq.codes[ch*k:(ch+1)*k], cs)
+			lq.scales[ch] = s
+		})
 	}
 	inOrder := len(chans) == len(lq.done)
 	for i, ch := range chans {
