@@ -459,12 +459,35 @@ func mseCandidates(w []float32, q int, maxAbs float64, scale func(int) float64) 
 	clear(hist)
 	inv := float64(nb) / maxAbs
 	bin := func(a float64) int { return min(int(a*inv), nb-1) }
-	for _, x := range w {
-		a := math.Abs(float64(x))
-		h := &hist[bin(a)]
-		h.n++
-		h.s1 += a
-		h.s2 += a * a
+	if useQuantSIMD {
+		// The bins from the AVX2 kernel, 256 weights at a time; the sums
+		// still in index order.
+		var bins [256]int32
+		for i := 0; i < len(w); i += len(bins) {
+			c := w[i:min(i+len(bins), len(w))]
+			m := len(c) &^ 7
+			if m > 0 {
+				mseBinsAVX2(&c[0], m, inv, int32(nb-1), &bins[0])
+			}
+			for j := m; j < len(c); j++ {
+				bins[j] = int32(bin(math.Abs(float64(c[j]))))
+			}
+			for j, x := range c {
+				a := math.Abs(float64(x))
+				h := &hist[bins[j]]
+				h.n++
+				h.s1 += a
+				h.s2 += a * a
+			}
+		}
+	} else {
+		for _, x := range w {
+			a := math.Abs(float64(x))
+			h := &hist[bin(a)]
+			h.n++
+			h.s1 += a
+			h.s2 += a * a
+		}
 	}
 	var c0, c1, c2 float64 // running sums: no store-to-load round trip
 	p0[0], p1[0], p2[0] = 0, 0, 0
@@ -643,14 +666,37 @@ func quantizeCodes(codes []int8, w []float32, scale float32, q int) {
 		}
 		return
 	}
-	const nearSq = 0.25 - 1e-6
 	inv := 1 / s
 	thr := (float64(q) + 0.499) * s
+	i := 0
+	// The AVX2 kernel takes blocks of 16 and stops at one holding a weight
+	// for quantizeSym (near a boundary, or NaN), which the loop below
+	// does; the tail too.
+	for useQuantSIMD && len(w)-i >= 16 {
+		n := (len(w) - i) &^ 15
+		d := quantCodesAVX2(&codes[i], &w[i], n, inv, thr, float64(q), quantNearSq)
+		i += d
+		if d == n {
+			break
+		}
+		quantCodesGo(codes[i:i+16], w[i:i+16], s, inv, thr, q)
+		i += 16
+	}
+	quantCodesGo(codes[i:], w[i:], s, inv, thr, q)
+}
+
+// quantNearSq bounds (v·(1/s) − r)² for quantizeCodes' fast rounding.
+const quantNearSq = 0.25 - 1e-6
+
+// quantCodesGo is quantizeCodes' loop (positive finite s, inv = 1/s, thr
+// = (q + 0.499)·s), and its kernel's reference.
+func quantCodesGo(codes []int8, w []float32, s, inv, thr float64, q int) {
+	codes = codes[:len(w)]
 	for i, x := range w {
 		v := float64(x)
 		t := v * inv
 		r := rne(t)
-		if f := t - r; !(math.Abs(v) < thr) || f*f > nearSq {
+		if f := t - r; !(math.Abs(v) < thr) || f*f > quantNearSq {
 			codes[i] = int8(quantizeSym(v, s, q))
 			continue
 		}
@@ -738,6 +784,14 @@ func sumAbs(w []float32) (sum float64, exact bool) {
 	var s0, s1, s2, s3 float64
 	m0, m1 := ^uint32(0), ^uint32(0)
 	i := 0
+	if useQuantSIMD && len(w) >= 16 {
+		// The AVX2 kernel adds in another order. The flag does not depend
+		// on the order (the argument above holds for any), nor does the
+		// sum when the flag is set; when it is clear TWN sums again in
+		// index order.
+		i = len(w) &^ 15
+		s0, m0 = sumAbsAVX2(&w[0], i)
+	}
 	for ; i+4 <= len(w); i += 4 {
 		b0 := math.Float32bits(w[i]) & absMask
 		b1 := math.Float32bits(w[i+1]) & absMask
@@ -783,6 +837,12 @@ func twnExact(w []float32, t []int8, d float64) (a float64, n int) {
 	var a0, a1, a2, a3 float64
 	var cnt uint32
 	i := 0
+	if useQuantSIMD && len(w) >= 16 {
+		// The AVX2 kernel sums in another order: the same sum, as TWN
+		// calls twnExact only when sumAbs showed every such sum exact.
+		i = len(w) &^ 15
+		a0, cnt = twnAVX2(&w[0], &t[0], i, db)
+	}
 	for ; i+4 <= len(w); i += 4 {
 		c0, n0, x0 := code(math.Float32bits(w[i]))
 		c1, n1, x1 := code(math.Float32bits(w[i+1]))

@@ -180,3 +180,62 @@ func BenchmarkMSEErr4(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQuantKernels compares the SIMD kernels of quant_amd64.s with the
+// pure-Go loops (path=go: useQuantSIMD cleared) on He-initialised channels.
+func BenchmarkQuantKernels(b *testing.B) {
+	paths := []struct {
+		name string
+		simd bool
+	}{{"go", false}, {"simd", true}}
+	for _, p := range paths {
+		if p.simd && !useQuantSIMD {
+			continue
+		}
+		run := func(b *testing.B, f func(i int)) {
+			old := useQuantSIMD
+			useQuantSIMD = p.simd
+			defer func() { useQuantSIMD = old }()
+			cpuTimed(b, f)
+		}
+		for _, c := range []struct{ k, q int }{{2304, 7}, {512, 127}} {
+			ws := benchChannels(benchNChan, c.k)
+			sc := make([]float32, benchNChan)
+			for j := range ws {
+				sc[j] = MSEScale(ws[j], c.q)
+			}
+			codes := make([]int8, c.k)
+			b.Run(fmt.Sprintf("quantizeCodes/q=%d/k=%d/path=%s", c.q, c.k, p.name), func(b *testing.B) {
+				run(b, func(i int) { quantizeCodes(codes, ws[i%benchNChan], sc[i%benchNChan], c.q) })
+			})
+		}
+		for _, k := range []int{576, 4608} {
+			ws := benchChannels(benchNChan, k)
+			t := make([]int8, k)
+			b.Run(fmt.Sprintf("TWN/k=%d/path=%s", k, p.name), func(b *testing.B) {
+				run(b, func(i int) {
+					_, a, _ := TWN(ws[i%benchNChan])
+					benchSink += float64(a)
+				})
+			})
+			b.Run(fmt.Sprintf("sumAbs/k=%d/path=%s", k, p.name), func(b *testing.B) {
+				run(b, func(i int) {
+					s, _ := sumAbs(ws[i%benchNChan])
+					benchSink += s
+				})
+			})
+			b.Run(fmt.Sprintf("twnExact/k=%d/path=%s", k, p.name), func(b *testing.B) {
+				run(b, func(i int) {
+					a, _ := twnExact(ws[i%benchNChan], t, 0.03)
+					benchSink += a
+				})
+			})
+		}
+		for _, k := range []int{576, 4608} {
+			ws := benchChannels(benchNChan, k)
+			b.Run(fmt.Sprintf("MSEScaleINT4/k=%d/path=%s", k, p.name), func(b *testing.B) {
+				run(b, func(i int) { benchSink += float64(MSEScale(ws[i%benchNChan], 7)) })
+			})
+		}
+	}
+}
