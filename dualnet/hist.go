@@ -171,27 +171,10 @@ func (h *Hist) MaxAbs() float64 {
 // Signed reports whether negative values were seen.
 func (h *Hist) Signed() bool { return h.N > 0 && h.Min < 0 }
 
-// binErr is the expected squared error of quantizing a value uniformly
-// spread over [lo, hi) with step s and largest level q·s.
-func binErr(lo, hi, s float64, q int) float64 {
-	lim := float64(q) * s
-	if lo >= lim {
-		d := (lo+hi)/2 - lim
-		return d*d + (hi-lo)*(hi-lo)/12
-	}
-	if hi-lo >= s && hi <= lim {
-		return s * s / 12
-	}
-	e := 0.0
-	for j := 0; j < 4; j++ {
-		v := lo + (float64(j)+0.5)/4*(hi-lo)
-		r := math.Min(math.Round(v/s), float64(q)) * s
-		e += (v - r) * (v - r)
-	}
-	return e / 4
-}
-
-// binErrRecip is binErr with v/s formed as v·inv (inv = 1/s) wherever
+// binErrRecip is the expected squared error of quantizing a value
+// uniformly spread over [lo, hi) with step s and largest level q·s, by a
+// four-point quadrature: the plain form (binErr, in the tests, which this
+// must match bit for bit) with v/s formed as v·inv (inv = 1/s) wherever
 // that provably rounds alike: v·inv and the quotient differ by a few
 // units in the last place (~1e-15 relative; |v/s| stays below ~2^16 here),
 // so when v·inv is more than 1e-7 from a half-integer both round to the
@@ -253,7 +236,7 @@ func (h *Hist) MSEScale(bits int, signed bool) float32 {
 	type bin struct {
 		l, u, c float64
 		neg     bool
-		z       float64 // binErr(l, u, s, q) for any s with every point rounding to 0
+		z       float64 // binErrRecip(l, u, s, 1/s, q) for any s with every point rounding to 0
 	}
 	// zeroErr is binErr's four-point sum when every point rounds to code
 	// 0 (then v − r is v exactly): the same operations in the same order,

@@ -36,3 +36,24 @@ func TestBinErrRecip(t *testing.T) {
 		check(0.1, 0.2, s, 15)
 	}
 }
+
+// binErr is the plain form of binErrRecip (the expected squared error of
+// quantizing a value uniformly spread over [lo, hi) with step s and
+// largest level q·s): the reference the activation-scale search matches.
+func binErr(lo, hi, s float64, q int) float64 {
+	lim := float64(q) * s
+	if lo >= lim {
+		d := (lo+hi)/2 - lim
+		return d*d + (hi-lo)*(hi-lo)/12
+	}
+	if hi-lo >= s && hi <= lim {
+		return s * s / 12
+	}
+	e := 0.0
+	for j := 0; j < 4; j++ {
+		v := lo + (float64(j)+0.5)/4*(hi-lo)
+		r := math.Min(math.Round(v/s), float64(q)) * s
+		e += (v - r) * (v - r)
+	}
+	return e / 4
+}

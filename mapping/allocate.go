@@ -529,17 +529,7 @@ func lagrangeExceeds(opts [][]option, budget int64, bound float64, sc *searchScr
 		}
 		left -= os[0].cost
 		// The lower convex hull of (cost, v), from the cheapest option.
-		h := append(sc.hull[:0], 0)
-		for k := 1; k < len(os); k++ {
-			for len(h) >= 2 {
-				a, b := os[h[len(h)-2]], os[h[len(h)-1]]
-				if (b.v-a.v)*float64(os[k].cost-a.cost)-(os[k].v-a.v)*float64(b.cost-a.cost) < 0 {
-					break
-				}
-				h = h[:len(h)-1]
-			}
-			h = append(h, k)
-		}
+		h := lowerHullV(os, sc.hull[:0])
 		sc.hull = h
 		heads = append(heads, [2]int{len(segs), len(segs)}) // next, end
 		for i := 1; i < len(h); i++ {

@@ -459,24 +459,31 @@ func (t *dpKeyTable) choice(c int64) []int {
 	return choice
 }
 
+// lowerHullV appends to h (reused storage) the indices of the lower convex
+// hull of options os (sorted by cost) in the (cost, v) plane, from the
+// cheapest option.
+func lowerHullV(os []option, h []int) []int {
+	h = append(h, 0)
+	for k := 1; k < len(os); k++ {
+		for len(h) >= 2 {
+			a, b := os[h[len(h)-2]], os[h[len(h)-1]]
+			if (b.v-a.v)*float64(os[k].cost-a.cost)-(os[k].v-a.v)*float64(b.cost-a.cost) < 0 {
+				break
+			}
+			h = h[:len(h)-1]
+		}
+		h = append(h, k)
+	}
+	return h
+}
+
 // solveGreedyKey is solveGreedy on v: steps along each layer's lower
 // convex hull of (cost, v) by best v saved per array, then a last pass
 // spending what is left.
 func solveGreedyKey(opts [][]option, budget int64) []int {
 	hulls := make([][]int, len(opts))
 	for i, os := range opts {
-		h := []int{0}
-		for k := 1; k < len(os); k++ {
-			for len(h) >= 2 {
-				a, b := os[h[len(h)-2]], os[h[len(h)-1]]
-				if (b.v-a.v)*float64(os[k].cost-a.cost)-(os[k].v-a.v)*float64(b.cost-a.cost) < 0 {
-					break
-				}
-				h = h[:len(h)-1]
-			}
-			h = append(h, k)
-		}
-		hulls[i] = h
+		hulls[i] = lowerHullV(os, nil)
 	}
 	choice := make([]int, len(opts))
 	pos := make([]int, len(opts))
