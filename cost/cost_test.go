@@ -314,9 +314,18 @@ output %z: u8[1,64,8,8]
 	if tb.Mode != mapping.ModeResident || r.Totals.LatencyClk < ret {
 		t.Fatalf("setup: mode %s, latency %d", tb.Mode, r.Totals.LatencyClk)
 	}
-	want := tb.ResidentRows * (r.Totals.LatencyClk / ret)
+	// The inputs' loads and the outputs' stores at the DMA's bytes per
+	// cycle: 1×64×112×112 + 1×64×8×8 u8 inputs (a byte each), the same
+	// number of 4-bit output codes.
+	bpc := int64(h.DMA.BytesPerCycle)
+	cdiv := func(a, b int64) int64 { return (a + b - 1) / b }
+	io := cdiv(64*112*112, bpc) + cdiv(64*8*8, bpc) + cdiv(64*112*112/2, bpc) + cdiv(64*8*8/2, bpc)
+	if r.Totals.DMAIOClk != io {
+		t.Errorf("dma_io_clk %d, want %d", r.Totals.DMAIOClk, io)
+	}
+	want := tb.ResidentRows * ((r.Totals.LatencyClk + io) / ret)
 	if tb.Counts.Refreshes != want || want == 0 {
-		t.Errorf("refreshes %d, want %d rows × ⌊%d/%d⌋", tb.Counts.Refreshes, tb.ResidentRows, r.Totals.LatencyClk, ret)
+		t.Errorf("refreshes %d, want %d rows × ⌊(%d + %d)/%d⌋", tb.Counts.Refreshes, tb.ResidentRows, r.Totals.LatencyClk, io, ret)
 	}
 	if !near(tb.Energy.Refresh, float64(want)*1920) || !near(r.EDRAM.Energy.Refresh, float64(want)*1920) {
 		t.Errorf("refresh energy %v, want %v", tb.Energy.Refresh, float64(want)*1920)

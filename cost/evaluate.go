@@ -78,11 +78,14 @@ func Evaluate(m *ir.Module, h *hw.Hardware, o Options) (*Report, error) {
 	t.NoOverlapLatencyClk = t.ArrayClk + t.LayerPPUClk + t.PPUOpClk
 	t.LatencyUS = h.CyclesToMicroseconds(t.LatencyClk)
 
-	// Pass 2: refresh over the whole inference, then the sums.
+	// Pass 2: refresh over the whole inference — resident weights are
+	// held while the inputs are loaded and the outputs stored too, as in
+	// the simulator — then the sums.
+	t.DMAIOClk = e.ioClk
 	for i := range r.Layers {
 		l := &r.Layers[i]
-		e.refresh(&l.SRAM, &h.SRAM, res.Layers[i].SRAM, t.LatencyClk)
-		e.refresh(&l.EDRAM, &h.EDRAM, res.Layers[i].EDRAM, t.LatencyClk)
+		e.refresh(&l.SRAM, &h.SRAM, res.Layers[i].SRAM, t.LatencyClk+t.DMAIOClk)
+		e.refresh(&l.EDRAM, &h.EDRAM, res.Layers[i].EDRAM, t.LatencyClk+t.DMAIOClk)
 		l.Counts, l.Energy = ppuPart[i], e.charge(ppuPart[i], nil)
 		for _, p := range []*PathCost{&l.SRAM, &l.EDRAM} {
 			l.Counts.add(p.Counts)
@@ -136,6 +139,7 @@ type evaluator struct {
 	input   map[*ir.Value]bool  // graph inputs: brought in by the DMA
 	output  map[*ir.Value]bool  // graph outputs: sent out by the DMA
 	charged map[*ir.Value]bool  // graph inputs whose DMA is already counted
+	ioClk   int64               // DMA time of the input loads and output stores
 }
 
 func newEvaluator(m *ir.Module, h *hw.Hardware) *evaluator {
@@ -415,6 +419,7 @@ func (e *evaluator) streamIn(n *ir.Node, c *Counts) {
 			bits := in.Type.Len() * e.width[in]
 			c.DMABytes += ceilDiv(bits, 8)
 			c.BufferWriteBits += bits
+			e.ioClk += ceilDiv(ceilDiv(bits, 8), int64(e.h.DMA.BytesPerCycle))
 		}
 	}
 }
@@ -426,6 +431,7 @@ func (e *evaluator) streamOut(v *ir.Value, c *Counts) {
 		bits := v.Type.Len() * e.width[v]
 		c.DMABytes += ceilDiv(bits, 8)
 		c.BufferReadBits += bits
+		e.ioClk += ceilDiv(ceilDiv(bits, 8), int64(e.h.DMA.BytesPerCycle))
 	}
 }
 

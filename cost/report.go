@@ -236,8 +236,12 @@ type Ratio struct {
 
 // Totals is the whole inference.
 type Totals struct {
-	LatencyClk          int64   `json:"latency_clk"`
-	LatencyUS           float64 `json:"latency_us"`
+	LatencyClk int64   `json:"latency_clk"`
+	LatencyUS  float64 `json:"latency_us"`
+	// DMAIOClk is the DMA time of the input loads and output stores, not
+	// part of LatencyClk (the simulator's latency_clk includes it); the
+	// resident weights' refreshes span LatencyClk + DMAIOClk.
+	DMAIOClk            int64   `json:"dma_io_clk"`
 	NoOverlapLatencyClk int64   `json:"no_overlap_latency_clk"`
 	ArrayClk            int64   `json:"array_clk"`
 	LayerPPUClk         int64   `json:"layer_ppu_clk"`

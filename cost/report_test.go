@@ -41,7 +41,7 @@ func TestJSONFieldsStable(t *testing.T) {
 		"ReportFile": {"schema", "chosen", "int4_only", "tb_only", "comparison"},
 		"Report":     {"schema", "model", "label", "hardware", "clock_mhz", "alloc", "ratio", "accuracy", "totals", "sram", "edram", "layers", "ppu_ops"},
 		"Ratio":      {"split_layers", "unsplit_layers", "int4_channels", "tb_channels", "channels", "macs"},
-		"Totals": {"latency_clk", "latency_us", "no_overlap_latency_clk", "array_clk", "layer_ppu_clk", "ppu_op_clk",
+		"Totals": {"latency_clk", "latency_us", "dma_io_clk", "no_overlap_latency_clk", "array_clk", "layer_ppu_clk", "ppu_op_clk",
 			"bottleneck", "bottleneck_clk", "energy_uj", "load_clk", "load_energy_fj", "counts", "energy", "memory"},
 		"Memory": {"weights", "int8_weights", "int4_weights", "ternary_weights", "weight_bits", "weight_packed_bits",
 			"activation_bits", "peak_activation_bits", "peak_at", "buffer_bits"},
