@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -221,5 +222,26 @@ func TestInferQuantized(t *testing.T) {
 	fp, q := argmax(), argmax("--quantized", "--ratio", "1", "--calib", "../../testdata/data/mnist/t10k-images-idx3-ubyte.gz", "--preset", "mnist-raw", "--calib-limit", "50")
 	if fp != set.Label(0) || q != fp {
 		t.Errorf("label %d, FP32 class %d, INT4-only class %d", set.Label(0), fp, q)
+	}
+}
+
+// TestCompileTimePhases: -time prints every phase of compile with its wall
+// and CPU time, besides the passes.
+func TestCompileTimePhases(t *testing.T) {
+	code, _, errs := runCLI("compile", "-time", "-o", t.TempDir(), resnet20)
+	if code != 0 {
+		t.Fatalf("compile: %s", errs)
+	}
+	for _, p := range []string{"load", "calibrate", "lower (chosen)", "emit + cost (chosen)", "baselines (rest)", "write report"} {
+		re := regexp.MustCompile(`(?m)^pimc: ` + regexp.QuoteMeta(p) + ` +[0-9.]+ ms \(phase, [0-9.]+ ms CPU\)$`)
+		if !re.MatchString(errs) {
+			t.Errorf("no phase line for %q in:\n%s", p, errs)
+		}
+	}
+	if !strings.Contains(errs, "pimc: quantize ") {
+		t.Errorf("pass times missing:\n%s", errs)
+	}
+	if _, _, errs := runCLI("compile", "-o", t.TempDir(), resnet20); strings.Contains(errs, "(phase") {
+		t.Errorf("phase times printed without -time:\n%s", errs)
 	}
 }
